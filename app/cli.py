@@ -1,0 +1,82 @@
+"""The one entry point: `sensetwin` (the console), `sensetwin sim`, `sensetwin manager`, `sensetwin demo`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .config import DEFAULTS, parse_listen
+
+
+def _listen(value: str) -> tuple[str, int]:
+    try:
+        return parse_listen(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(f"{value!r} is not an http:// or https:// address")
+    return value.rstrip("/")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sensetwin", description="Redundant operator console for VDG Sense.")
+    parser.add_argument("--version", action="version", version=f"sensetwin {__version__}")
+    sub = parser.add_subparsers(dest="part", metavar="{sim,manager,demo}")
+
+    sim = sub.add_parser("sim", help="run one simulated Sense management server of a pair")
+    sim.add_argument("--role", choices=["primary", "secondary"], required=True)
+    sim.add_argument("--listen", type=_listen, default=("127.0.0.1", 0), metavar="HOST:PORT")
+    sim.add_argument("--peer", type=_url, help="address of the other server of the pair (J)")
+    sim.add_argument("--site", type=Path, help="site description (JSON); default: the built-in demo site")
+    sim.add_argument("--journal", type=Path, help="append every executed action here as a JSON line")
+    sim.add_argument("--state-dir", type=Path, help="where the server keeps its epoch across restarts")
+    sim.add_argument("--failback", choices=["auto", "manual"], default="auto")
+    sim.add_argument("--heartbeat-ms", type=int, default=int(DEFAULTS.heartbeat_interval * 1000))
+    sim.add_argument("--misses", type=int, default=DEFAULTS.heartbeat_misses)
+
+    demo = sub.add_parser("demo", help="run two sims (and managers) on loopback")
+    demo.add_argument("--state-dir", type=Path, help="keep journals and state here (default: a temporary folder)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.part == "sim":
+        from .sim import Failback, Role, SimSettings, run
+
+        host, port = args.listen
+        if args.heartbeat_ms < 20 or args.misses < 1:
+            raise SystemExit("sensetwin sim: --heartbeat-ms must be at least 20 and --misses at least 1")
+        run(
+            SimSettings(
+                role=Role(args.role),
+                host=host,
+                port=port,
+                peer_url=args.peer,
+                site=args.site,
+                journal=args.journal,
+                state_dir=args.state_dir,
+                failback=Failback(args.failback),
+                interval=args.heartbeat_ms / 1000,
+                misses=args.misses,
+            )
+        )
+        return 0
+    if args.part == "demo":
+        from .demo import run_demo
+
+        return run_demo(args.state_dir)
+    print(
+        "sensetwin: the console is not built yet; run `sensetwin demo` to start the simulated system.", file=sys.stderr
+    )
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

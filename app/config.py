@@ -1,0 +1,60 @@
+"""Every default of the system in one place, and the per-user paths (platformdirs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "SenseTwin"
+APP_AUTHOR = "SenseTwin"
+LOOPBACK = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """Timing and sizing defaults. Seconds unless the name says otherwise."""
+
+    heartbeat_interval: float = 0.2  # J: the standby server checks the active one this often
+    heartbeat_misses: int = 3  # this many missed checks in a row = the peer is down
+    replicate_timeout: float = 0.25  # an active server waits this long to copy its state to the standby
+    manager_queue_timeout: float = 1.5  # a queued command older than this switches a secondary to normal mode
+    client_timeout: float = 2.0  # the console's per-manager timeout
+    dedup_window: float = 600.0  # how long a manager remembers a uid
+    dedup_capacity: int = 1_000_000  # at most this many uids are remembered
+    health_poll: float = 1.0  # status polls and long-poll waits
+    peer_gone: float = 3.0  # a paired console without news from its peer for this long says so
+    feed_buffer: int = 10_000  # status records a manager keeps for followers to catch up
+    event_buffer: int = 10_000  # events a simulated server keeps
+    sense_port: int = 80  # the documented (implicit) port of a real Sense server
+
+
+DEFAULTS = Defaults()
+
+
+def config_dir() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME, APP_AUTHOR))
+
+
+def state_dir() -> Path:
+    return Path(platformdirs.user_state_dir(APP_NAME, APP_AUTHOR))
+
+
+def log_dir() -> Path:
+    return Path(platformdirs.user_log_dir(APP_NAME, APP_AUTHOR))
+
+
+def parse_listen(value: str, default_host: str = LOOPBACK) -> tuple[str, int]:
+    """'127.0.0.1:8080', ':8080' or '8080' → (host, port), with a message that says what is wrong."""
+    host, sep, port = value.rpartition(":")
+    if not sep:
+        host, port = "", value
+    host = host.strip("[]") or default_host
+    try:
+        number = int(port)
+    except ValueError:
+        raise ValueError(f"listen address {value!r} needs a port number, e.g. 127.0.0.1:8080") from None
+    if not 0 <= number <= 65535:
+        raise ValueError(f"port {number} in {value!r} is outside 0..65535")
+    return host, number

@@ -1,0 +1,194 @@
+"""Start, kill, pause and restart the parts of a SenseTwin system as child processes on loopback.
+
+Used by `sensetwin demo`, by the end-to-end tests and by the benchmarks, so all of them run the real
+programs the way an installer would.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import LOOPBACK
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def program() -> list[str]:
+    """How to start `sensetwin` again: the bundle's own binary, or this interpreter with -m app."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable]
+    return [sys.executable, "-m", "app"]
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: no orphans if the demo is killed
+
+
+@dataclass
+class Part:
+    """One child process: a sim or a manager."""
+
+    name: str
+    args: list[str]
+    url: str
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    paused: bool = False
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self) -> None:
+        if self.running:
+            return
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it from here
+        try:
+            self.proc = subprocess.Popen(
+                [*program(), *self.args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,
+            )
+        finally:
+            log.close()
+        self.paused = False
+
+    def kill(self) -> None:
+        """kill -9, as a crash would."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.paused = False
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        if self.paused:
+            self.resume()
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def pause(self) -> None:
+        if self.running:
+            os.kill(self.proc.pid, signal.SIGSTOP)  # type: ignore[union-attr]
+            self.paused = True
+
+    def resume(self) -> None:
+        if self.running:
+            os.kill(self.proc.pid, signal.SIGCONT)  # type: ignore[union-attr]
+        self.paused = False
+
+    def answers(self, timeout: float = 0.5) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/info", timeout=timeout) as r:
+                return bool(r.status == 200)
+        except OSError:
+            return False
+
+
+@dataclass
+class Topology:
+    """Two sims (and two managers once added) on free loopback ports, sharing one journal file."""
+
+    workdir: Path
+    parts: dict[str, Part] = field(default_factory=dict)
+    heartbeat_ms: int | None = None
+    failback: str = "auto"
+
+    @classmethod
+    def create(cls, workdir: Path | None = None, **kw: object) -> Topology:
+        path = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="sensetwin-"))
+        path.mkdir(parents=True, exist_ok=True)
+        return cls(path, **kw)  # type: ignore[arg-type]
+
+    @property
+    def journal(self) -> Path:
+        return self.workdir / "journal.jsonl"
+
+    def add_sims(self) -> tuple[Part, Part]:
+        ports = {"primary": free_port(), "secondary": free_port()}
+        made = []
+        for role, other in (("primary", "secondary"), ("secondary", "primary")):
+            args = [
+                "sim",
+                "--role",
+                role,
+                "--listen",
+                f"{LOOPBACK}:{ports[role]}",
+                "--peer",
+                f"http://{LOOPBACK}:{ports[other]}",
+                "--journal",
+                str(self.journal),
+                "--state-dir",
+                str(self.workdir / "state"),
+                "--failback",
+                self.failback,
+            ]
+            if self.heartbeat_ms:
+                args += ["--heartbeat-ms", str(self.heartbeat_ms)]
+            made.append(self.add(f"{role} server", args, f"http://{LOOPBACK}:{ports[role]}"))
+        return made[0], made[1]
+
+    def add_single_sim(self) -> Part:
+        """One server without a peer: active at once (a site with a single management server)."""
+        port = free_port()
+        return self.add(
+            "server",
+            ["sim", "--role", "primary", "--listen", f"{LOOPBACK}:{port}", "--journal", str(self.journal)],
+            f"http://{LOOPBACK}:{port}",
+        )
+
+    def add(self, name: str, args: Sequence[str], url: str) -> Part:
+        slug = name.replace(" ", "-")
+        part = Part(name, list(args), url, self.workdir / f"{slug}.log")
+        self.parts[name] = part
+        return part
+
+    def start_all(self) -> None:
+        for p in self.parts.values():
+            p.start()
+
+    def stop_all(self) -> None:
+        for p in self.parts.values():
+            p.stop()
+
+    def wait_until(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                logs = "; ".join(f"{p.name}: {p.log_path}" for p in self.parts.values())
+                raise TimeoutError(f"{what} did not happen within {timeout:.1f} s (logs: {logs})")
+            time.sleep(0.02)
+
+    def wait_ready(self, timeout: float = 15.0) -> None:
+        for p in self.parts.values():
+            self.wait_until(p.answers, timeout, f"{p.name} answering on {p.url}")
+
+    def __enter__(self) -> Topology:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_all()

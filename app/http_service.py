@@ -1,0 +1,83 @@
+"""What the simulator and the manager share as aiohttp services: Sense-style errors for every failure,
+XML responses, and running an application until SIGINT/SIGTERM with a graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from .sense import ResultCode, SenseError, error_xml, result_xml
+
+log = logging.getLogger(__name__)
+
+XML = "text/xml"
+# Large enough that an over-long query reaches our own check and gets a Sense answer, not aiohttp's 400.
+MAX_LINE_BYTES = 2 * 1024 * 1024
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def xml_response(body: bytes, status: int = 200) -> web.Response:
+    return web.Response(body=body, status=status, content_type=XML, charset="utf-8")
+
+
+def error_response(exc: SenseError, status: int = 200) -> web.Response:
+    return xml_response(error_xml(exc), status)
+
+
+@web.middleware
+async def sense_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """No request ever gets a traceback or a bare 500: every failure is a `<result errorcode="-...">`."""
+    try:
+        return await handler(request)
+    except SenseError as exc:
+        return error_response(exc)
+    except web.HTTPNotFound:
+        return error_response(
+            SenseError.of(ResultCode.BAD_REQUEST, f"no such path {request.path[:80]!r}; use /info or /command"), 404
+        )
+    except web.HTTPMethodNotAllowed:
+        return error_response(
+            SenseError.of(
+                ResultCode.BAD_REQUEST,
+                f"method {request.method} is not allowed on {request.path[:80]}; use GET (POST only for executeAction)",
+            ),
+            405,
+        )
+    except web.HTTPException as exc:
+        return error_response(SenseError.of(ResultCode.BAD_REQUEST, f"{exc.status} {exc.reason}"), exc.status)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return xml_response(result_xml(ResultCode.GENERAL_ERROR, "internal error; see the service log"))
+
+
+async def serve(app: web.Application, host: str, port: int, name: str) -> None:
+    """Run `app` until SIGINT or SIGTERM, then shut it down cleanly."""
+    runner = web.AppRunner(app, access_log=None, max_line_size=MAX_LINE_BYTES, max_field_size=65536)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise SystemExit(
+            f"{name}: cannot listen on {host}:{port}: {exc.strerror}. "
+            "Is another process using that port? Choose another with --listen."
+        ) from None
+    bound = runner.addresses[0][1] if runner.addresses else port
+    print(f"{name} listening on http://{host}:{bound}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if sys.platform != "win32":
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,118 @@
+"""The simulated server's event log: ids that grow, filters as getEvents documents, and a long-poll wait."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@dataclass
+class Event:
+    eventid: int
+    eventtype: str
+    eventdescription: str
+    eventvalue: str
+    eventtime: str
+    serverid: str = "0"
+    serverdescription: str = ""
+    deviceid: str = "0"
+    devicedescription: str = ""
+    divaid: str = "0"
+
+
+@dataclass
+class EventQuery:
+    startid: int | None = None
+    types: tuple[str, ...] = ()
+    limit: int = 25
+    serverid: str | None = None
+    deviceid: str | None = None
+    value_contains: str | None = None
+    value_equals: str | None = None
+    starttime: str | None = None
+    endtime: str | None = None
+
+    def matches(self, e: Event) -> bool:
+        if self.types and e.eventtype.lower() not in self.types:
+            return False
+        if self.serverid is not None and e.serverid != self.serverid:
+            return False
+        if self.deviceid is not None and e.deviceid != self.deviceid:
+            return False
+        if self.value_contains is not None and self.value_contains.lower() not in e.eventvalue.lower():
+            return False
+        if self.value_equals is not None and e.eventvalue != self.value_equals:
+            return False
+        # Timestamps share one fixed format, so text order is time order.
+        if self.starttime is not None and e.eventtime < self.starttime:
+            return False
+        return not (self.endtime is not None and e.eventtime > self.endtime)
+
+
+class EventLog:
+    """A bounded log of events. `wait_after` lets a getEvents call with `wait=` sleep until something new."""
+
+    def __init__(self, capacity: int) -> None:
+        self._events: deque[Event] = deque(maxlen=capacity)
+        self._next_id = 1
+        self._changed = asyncio.Event()
+
+    @property
+    def last_id(self) -> int:
+        return self._next_id - 1
+
+    def add(self, eventtype: str, description: str, value: str = "", **where: str) -> Event:
+        e = Event(self._next_id, eventtype, description, value, utc_now(), **where)
+        self._next_id += 1
+        self._events.append(e)
+        self._changed.set()
+        self._changed = asyncio.Event()
+        return e
+
+    def query(self, q: EventQuery) -> list[Event]:
+        if q.startid is None or q.startid <= 0:
+            return []
+        found = [e for e in self._events if e.eventid > q.startid and q.matches(e)]
+        if q.limit >= 0:
+            return found[: q.limit]
+        return found[q.limit :]
+
+    async def wait_for(self, q: EventQuery, seconds: float) -> list[Event]:
+        """Like query, but waits up to `seconds` for a first matching event."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while True:
+            found = self.query(q)
+            remaining = deadline - loop.time()
+            if found or remaining <= 0 or q.startid is None or q.startid <= 0:
+                return found
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except TimeoutError:
+                return self.query(q)
+
+    def since(self, after_id: int) -> list[dict[str, object]]:
+        return [asdict(e) for e in self._events if e.eventid > after_id]
+
+    def merge(self, events: Iterable[dict[str, object]], next_id: int) -> None:
+        """Take events replicated from the active server (same ids), keeping ours in id order."""
+        known = self.last_id
+        for raw in events:
+            e = Event(**raw)  # type: ignore[arg-type]
+            if e.eventid > known:
+                self._events.append(e)
+                known = e.eventid
+        self._next_id = max(self._next_id, next_id)
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    @property
+    def next_id(self) -> int:
+        return self._next_id

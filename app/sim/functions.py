@@ -1,0 +1,359 @@
+"""Every Sense function the simulator answers: validated parameters in, the documented XML shapes out."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ..sense import Command, ResultCode, SenseError, el, fields
+from ..sense.catalogue import parse_uid
+from ..sense.xml import Element
+from .events import Event, EventQuery
+from .world import AXES, World
+
+API_VERSION = "2.6.1"
+Handler = Callable[[dict[str, Any]], Awaitable[list[Element]]]
+
+
+def _bool(v: bool) -> str:
+    return "true" if v else "false"
+
+
+def _camera_id(p: dict[str, Any]) -> str:
+    return str(p.get("cameraid") or p.get("deviceid"))
+
+
+class Functions:
+    """Maps a catalogue command to its implementation. Actions change `world`; reads only look at it."""
+
+    def __init__(self, world: World, failover_active: Callable[[], bool]) -> None:
+        self.world = world
+        self._failover_active = failover_active
+        self._handlers: dict[str, Handler] = {
+            "getdivalist": self.get_diva_list,
+            "getdevicelist": self.get_device_list,
+            "getlayoutlist": self.get_layout_list,
+            "getmultilayoutlist": self.get_multilayout_list,
+            "getlayoutstatus": self.get_layout_status,
+            "getoptions": self.get_options,
+            "getposition": self.get_position,
+            "getevents": self.get_events,
+            "getactionlist": self.get_action_list,
+            "gethardwarestatus": self.get_hardware_status,
+            "getserveroptions": self.get_server_options,
+            "selectlayout": self.select_layout,
+            "selectmultilayout": self.select_multilayout,
+            "selectcamera": self.select_camera,
+            "setabsoluteposition": self.set_absolute_position,
+            "setrelativeposition": self.set_relative_position,
+            "setpreset": self.set_preset,
+            "gotopreset": self.goto_preset,
+            "executeaction": self.execute_action,
+            "startplayback": self.start_playback,
+        }
+
+    def handler(self, cmd: Command) -> Handler | None:
+        return self._handlers.get(cmd.name.lower())
+
+    # -- reads -----------------------------------------------------------------------------------------
+
+    async def get_diva_list(self, p: dict[str, Any]) -> list[Element]:
+        site = self.world.site
+        rows = [("Diva server", site.management["divaid"], site.management)]
+        rows += [("Diva server", s["serverid"], s) for s in site.servers]
+        rows += [("Diva client", v["divaid"], v) for v in site.viewers]
+        divas = [
+            fields(
+                "diva",
+                {
+                    "divaid": i,
+                    "name": d["name"],
+                    "type": t,
+                    "options": "XML",
+                    "status": "",
+                    "address": d.get("address", ""),
+                    "macaddress": d.get("macaddress", ""),
+                },
+            )
+            for t, i, d in rows
+        ]
+        return [el("divas", None, *divas, count=len(divas))]
+
+    async def get_device_list(self, p: dict[str, Any]) -> list[Element]:
+        cams = sorted(self.world.site.cameras.values(), key=lambda c: c.name.lower())
+        devices = [
+            fields(
+                "device",
+                {
+                    "name": c.name,
+                    "serverid": c.serverid,
+                    "deviceid": c.deviceid,
+                    "status": "Ok",
+                    "type": "camera",
+                    "brand": c.brand,
+                    "location": c.location,
+                    "ptztype": "VDG" if c.ptz else "",
+                    "ipaddress": c.ipaddress,
+                    "port": c.port,
+                },
+            )
+            for c in cams
+        ]
+        return [el("devices", None, *devices, count=len(devices))]
+
+    async def get_layout_list(self, p: dict[str, Any]) -> list[Element]:
+        layouts = []
+        for lay in self.world.site.layouts.values():
+            panels = [
+                fields(
+                    "panel",
+                    {
+                        "panelid": x.panelid,
+                        "name": x.name,
+                        "deviceid": 0,
+                        "serverid": 0,
+                        "type": "video",
+                        "top": x.top,
+                        "left": x.left,
+                        "width": x.width,
+                        "height": x.height,
+                    },
+                )
+                for x in lay.panels
+            ]
+            layouts.append(
+                fields(
+                    "layout",
+                    {"layoutid": lay.layoutid, "name": lay.name},
+                    el("panels", None, *panels, count=len(panels)),
+                )
+            )
+        return [el("layouts", None, *layouts, count=len(layouts))]
+
+    async def get_multilayout_list(self, p: dict[str, Any]) -> list[Element]:
+        rows = [
+            fields("multilayout", {"multilayoutid": m["multilayoutid"], "name": m["name"], "divaid": m["divaid"]})
+            for m in self.world.site.multilayouts
+        ]
+        return [el("multilayouts", None, *rows, count=len(rows))]
+
+    async def get_layout_status(self, p: dict[str, Any]) -> list[Element]:
+        w = self.world
+        divas = []
+        for v in w.viewers(p.get("divaid")):
+            mode = "playback" if v["divaid"] in w.playback else "live"
+            monitors = []
+            for i, layoutid in enumerate(w.monitors[v["divaid"]]):
+                lay = w.layout(layoutid)
+                panels = []
+                for x in lay.panels:
+                    cam = w.camera_on(v["divaid"], i, lay.layoutid, x.panelid)
+                    panels.append(
+                        fields(
+                            "panel",
+                            {
+                                "panelid": x.panelid,
+                                "name": x.name,
+                                "serverid": cam.serverid if cam else 0,
+                                "deviceid": cam.deviceid if cam else 0,
+                            },
+                            el("status", None, el("video", mode if cam else "none")),
+                        )
+                    )
+                layout = fields(
+                    "layout",
+                    {"layoutid": lay.layoutid, "name": lay.name},
+                    el("panels", None, *panels, count=len(panels)),
+                )
+                monitors.append(
+                    fields(
+                        "monitor",
+                        {
+                            "index": i,
+                            "monitorid": v["monitors"][i]["monitorid"],
+                            "name": v["monitors"][i]["name"],
+                            "active": "true",
+                        },
+                        layout,
+                    )
+                )
+            divas.append(
+                fields(
+                    "diva",
+                    {"divaid": v["divaid"], "name": v["name"], "addresses": v.get("address", "")},
+                    el("monitors", None, *monitors, count=len(monitors)),
+                )
+            )
+        return [el("layoutstatus", None, el("divas", None, *divas, count=len(divas)))]
+
+    async def get_options(self, p: dict[str, Any]) -> list[Element]:
+        cam = self.world.camera(p.get("serverid"), _camera_id(p))
+        dome = self.world.domes.get(cam.key)
+        ptz = dome is not None
+        axes = []
+        for axis in ("pan", "tilt", "zoom", "focus", "iris"):
+            caps = {"relative": ptz, "absolute": ptz, "position": ptz, "stop": ptz}
+            if axis in ("zoom", "focus", "iris"):
+                caps["auto"] = ptz
+            axes.append(fields(axis, {k: _bool(v) for k, v in caps.items()}))
+        presets = [el("preset", d["name"], number=n) for n, d in sorted((dome.presets if dome else {}).items())]
+        return [el("options", None, el("positioning", None, *axes), el("presets", None, *presets, count=len(presets)))]
+
+    async def get_position(self, p: dict[str, Any]) -> list[Element]:
+        _, dome = self.world.dome(p.get("serverid"), _camera_id(p))
+        return [el(k, v) for k, v in dome.position().items()]
+
+    async def get_events(self, p: dict[str, Any]) -> list[Element]:
+        q = EventQuery(
+            startid=p.get("startid"),
+            limit=p.get("limit", 25),
+            types=tuple(t.strip().lower() for t in str(p.get("types", "")).split(",") if t.strip()),
+            serverid=p.get("serverid"),
+            deviceid=p.get("deviceid"),
+            value_contains=p.get("valuecontains"),
+            value_equals=p.get("valueequals"),
+            starttime=p.get("starttime"),
+            endtime=p.get("endtime"),
+        )
+        log = self.world.events
+        wait_ms = int(p.get("wait", 0))
+        found = await log.wait_for(q, wait_ms / 1000) if wait_ms else log.query(q)
+        return [el("events", None, *(_event_xml(e) for e in found), count=len(found), lasteventid=log.last_id)]
+
+    async def get_action_list(self, p: dict[str, Any]) -> list[Element]:
+        actions = []
+        for a in self.world.site.actions:
+            params = [
+                fields("parameter", {k: _bool(v) if isinstance(v, bool) else v for k, v in x.items()})
+                for x in a["parameters"]
+            ]
+            actions.append(
+                fields(
+                    "action",
+                    {"name": a["name"], "description": a["description"], "type": a["type"]},
+                    el("parameters", None, *params, count=len(params)),
+                )
+            )
+        return [el("actions", None, *actions, count=len(actions))]
+
+    async def get_hardware_status(self, p: dict[str, Any]) -> list[Element]:
+        if self._failover_active():
+            return [fields("hardwarestatus", {"status": "Error", "description": "failover server is active"})]
+        return [fields("hardwarestatus", {"status": "Ok", "description": ""})]
+
+    async def get_server_options(self, p: dict[str, Any]) -> list[Element]:
+        site = self.world.site
+        sid = p.get("serverid") or site.management["divaid"]
+        srv = site.server(sid) or (site.management if sid == site.management["divaid"] else None)
+        if srv is None:
+            raise SenseError.of(ResultCode.NO_SERVER, f"no server with serverid {sid}")
+        return [
+            fields(
+                "serveroptions",
+                {
+                    "serverid": sid,
+                    "description": srv["name"],
+                    "title": srv["name"],
+                    "version": f"{API_VERSION}.0",
+                    "registrationnumber": "SIM",
+                    "cameracount": len(site.cameras),
+                    "servercount": len(site.servers),
+                },
+            )
+        ]
+
+    # -- actions ---------------------------------------------------------------------------------------
+
+    async def select_layout(self, p: dict[str, Any]) -> list[Element]:
+        self.world.select_layout(p.get("divaid"), p["monitorindex"], p["layoutid"])
+        return []
+
+    async def select_multilayout(self, p: dict[str, Any]) -> list[Element]:
+        self.world.select_multilayout(p.get("divaid"), p.get("multilayoutid"), p.get("name"))
+        return []
+
+    async def select_camera(self, p: dict[str, Any]) -> list[Element]:
+        self.world.select_camera(p["cameraview"], p["layoutid"], p.get("panelid"), p.get("panelindex"), p.get("divaid"))
+        return []
+
+    async def set_absolute_position(self, p: dict[str, Any]) -> list[Element]:
+        target: dict[str, int] = {k: p[k] for k in AXES if k in p}
+        self.world.set_absolute(p.get("serverid"), _camera_id(p), target)
+        return []
+
+    async def set_relative_position(self, p: dict[str, Any]) -> list[Element]:
+        speeds: dict[str, int] = {k: p[k] for k in AXES if k in p}
+        self.world.set_relative(p.get("serverid"), _camera_id(p), speeds)
+        return []
+
+    async def set_preset(self, p: dict[str, Any]) -> list[Element]:
+        self.world.set_preset(p.get("serverid"), _camera_id(p), p["preset"], p.get("name"))
+        return []
+
+    async def goto_preset(self, p: dict[str, Any]) -> list[Element]:
+        self.world.goto_preset(p.get("serverid"), _camera_id(p), p["preset"])
+        return []
+
+    async def start_playback(self, p: dict[str, Any]) -> list[Element]:
+        self.world.start_playback(p.get("divaid"))
+        return []
+
+    async def execute_action(self, p: dict[str, Any]) -> list[Element]:
+        w = self.world
+        name = str(p["actionname"])
+        action = next((a for a in w.site.actions if a["name"].lower() == name.lower()), None)
+        if action is None:
+            raise SenseError.of(
+                ResultCode.ACTION_NAME_DOES_NOT_EXIST, f"no action named {name[:80]!r}; see getActionList"
+            )
+        for spec in action["parameters"]:
+            if spec["required"] and not str(p.get(spec["name"].lower(), "")).strip():
+                raise SenseError.of(
+                    ResultCode.NOT_ENOUGH_PARAMETERS, f"action {action['name']} needs parameter '{spec['name']}'"
+                )
+        args = {s["name"].lower(): str(p[s["name"].lower()]) for s in action["parameters"] if s["name"].lower() in p}
+        if "divaid" in args:
+            w.viewer(parse_uid("divaid", args["divaid"]))
+        if "deviceid" in args:
+            w.camera(
+                parse_uid("serverid", args["serverid"]) if "serverid" in args else None,
+                parse_uid("deviceid", args["deviceid"]),
+            )
+        elif "serverid" in args and w.site.server(parse_uid("serverid", args["serverid"])) is None:
+            raise SenseError.of(ResultCode.NO_SERVER, f"no recording server with serverid {args['serverid']}")
+        if action["name"].lower().endswith("executemacro"):
+            kind = action["type"]
+            if not any(m["name"] == args.get("name") and m["type"] == kind for m in w.site.macros):
+                raise SenseError.of(ResultCode.NO_MACRO, f"no {kind} macro named {args.get('name', '')[:80]!r}")
+        if action["name"] == "server.tagVideoStart":
+            w.tags.add(f"{args['serverid']}/{args['deviceid']}")
+        elif action["name"] == "server.tagVideoStop":
+            w.tags.discard(f"{args['serverid']}/{args['deviceid']}")
+        value = ",".join(f"{k}={v}" for k, v in sorted(args.items()))
+        w.note(
+            "ActionExecuted",
+            f"action {action['name']}",
+            value,
+            serverid=args.get("serverid", "0"),
+            deviceid=args.get("deviceid", "0"),
+            divaid=args.get("divaid", "0"),
+        )
+        return []
+
+
+def _event_xml(e: Event) -> Element:
+    return fields(
+        "event",
+        {
+            "eventid": e.eventid,
+            "eventtype": e.eventtype,
+            "eventdescription": e.eventdescription,
+            "eventvalue": e.eventvalue,
+            "eventtime": e.eventtime,
+            "serverid": e.serverid,
+            "serverdescription": e.serverdescription,
+            "deviceid": e.deviceid,
+            "devicedescription": e.devicedescription,
+            "divaid": e.divaid,
+        },
+    )

@@ -1,0 +1,180 @@
+"""`sensetwin sim`: one simulated Sense management server as an aiohttp application."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from ..config import DEFAULTS
+from ..http_service import error_response, sense_errors, serve, xml_response
+from ..sense import ResultCode, SenseError, decode, el, lookup, parse_xml, result_xml, to_bytes
+from ..sense.catalogue import validate
+from .events import EventLog, utc_now
+from .functions import API_VERSION, Functions
+from .journal import Journal
+from .pair import Failback, Pair, PairSettings, Role, State
+from .site import load_site
+from .world import World
+
+log = logging.getLogger(__name__)
+
+PAIR_KEY = web.AppKey("pair", Pair)
+
+
+@dataclass
+class SimSettings:
+    role: Role = Role.PRIMARY
+    host: str = "127.0.0.1"
+    port: int = 0
+    peer_url: str | None = None
+    site: Path | None = None
+    journal: Path | None = None
+    state_dir: Path | None = None
+    failback: Failback = Failback.AUTO
+    interval: float = DEFAULTS.heartbeat_interval
+    misses: int = DEFAULTS.heartbeat_misses
+
+
+class Simulator:
+    """One server: its world, its journal, its place in the pair, and the request handlers."""
+
+    def __init__(self, s: SimSettings) -> None:
+        self.settings = s
+        self.world = World(load_site(s.site), EventLog(DEFAULTS.event_buffer))
+        self.journal = Journal(s.journal, s.role.value)
+        state_file = (s.state_dir / f"sim-{s.role.value}.json") if s.state_dir else None
+        if state_file:
+            state_file.parent.mkdir(parents=True, exist_ok=True)
+        self.pair = Pair(
+            PairSettings(s.role, s.peer_url, s.interval, s.misses, s.failback, DEFAULTS.replicate_timeout, state_file),
+            self.world,
+        )
+        self.functions = Functions(self.world, lambda: self.pair.failover_active)
+
+    async def info(self, request: web.Request) -> web.Response:
+        q = request.query
+        if "from" in q:
+            with contextlib.suppress(ValueError):
+                self.pair.on_peer_probe(q.get("state", ""), int(q.get("epoch", "0")))
+        else:
+            async with self.pair.lock:
+                await self.pair.confirm()
+        p = self.pair
+        root = el(
+            "apiinfo",
+            None,
+            el("utc", utc_now()),
+            el("version", API_VERSION),
+            el("role", p.role.value),
+            el("state", p.state.value),
+            el("epoch", p.epoch),
+            el("since", p.since),
+            el("reason", p.reason),
+            el("failback", p.settings.failback.value),
+            el("stateversion", self.world.version),
+            el("peer", "reachable" if p.peer.reachable else "unreachable"),
+            el("site", self.world.site.name),
+        )
+        return xml_response(to_bytes(root))
+
+    async def command(self, request: web.Request) -> web.Response:
+        req = decode(request.rel_url.raw_query_string)
+        params = dict(req.params)
+        cmd = lookup(req.command)
+        if request.method == "POST":
+            if cmd is None or cmd.name != "executeAction":
+                raise SenseError.of(ResultCode.BAD_REQUEST, "only executeAction may be POSTed; use GET")
+            params.update(await _action_body(request))
+        if cmd is None or cmd.name == "getManagerStatus":
+            raise SenseError.of(ResultCode.NOT_IMPLEMENTED, f"Not implemented: unknown command {req.command[:80]!r}")
+        values = validate(cmd, params)
+        if cmd.name == "takeOver":
+            async with self.pair.lock:
+                return xml_response(result_xml(0, await self.pair.take_over()))
+        handler = self.functions.handler(cmd)
+        if handler is None:
+            raise SenseError.of(ResultCode.NOT_IMPLEMENTED, f"Not implemented: {cmd.name} is not simulated")
+        if not cmd.is_action:
+            return xml_response(result_xml(0, None, *await handler(values)))
+        async with self.pair.lock:
+            await self.pair.ensure_can_act()
+            await handler(values)
+            self.journal.append(req.uid, cmd.name, params, self.pair.epoch)
+            await self.pair.replicate()
+        return xml_response(result_xml(0, "Ok"))
+
+    async def webservice(self, request: web.Request) -> web.Response:
+        # The digest algorithm is not documented; the simulator accepts any well-formed message.
+        root = parse_xml(await request.read())
+        if root.tag != "authenticateuserdigest":
+            raise SenseError.of(ResultCode.BAD_REQUEST, "expected an <AuthenticateUserDigest> message")
+        return xml_response(result_xml(0, "Ok"))
+
+    async def pair_state_get(self, request: web.Request) -> web.Response:
+        after = int(request.query.get("after", "0") or 0)
+        return web.json_response(self.pair.state_payload(after))
+
+    async def pair_state_post(self, request: web.Request) -> web.Response:
+        ok = self.pair.accept_state(await request.json())
+        return web.json_response({"ok": ok}, status=200 if ok else 409)
+
+    async def pair_handover(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        async with self.pair.lock:
+            payload = await self.pair.give_up(int(body.get("epoch", 0)))
+        if payload is None:
+            return web.json_response({"ok": False, "state": self.pair.state.value}, status=409)
+        return web.json_response(payload)
+
+
+async def _action_body(request: web.Request) -> dict[str, str]:
+    """executeAction's POST form: <action><actionname/><parameters><parameter name="..">v</parameter>..."""
+    data = await request.read()
+    if not data.strip():
+        return {}
+    root = parse_xml(data, max_bytes=65536)
+    out: dict[str, str] = {}
+    name = root.findtext("actionname")
+    if name:
+        out["actionname"] = name.strip()
+    for p in root.iter("parameter"):
+        key = (p.get("name") or "").strip().lower()
+        if key:
+            out[key] = (p.text or "").strip()
+    return out
+
+
+def create_app(settings: SimSettings) -> web.Application:
+    sim = Simulator(settings)
+    app = web.Application(middlewares=[sense_errors], client_max_size=65536)
+    app[PAIR_KEY] = sim.pair
+    app.router.add_get("/info", sim.info)
+    for path in ("/command", "/"):
+        app.router.add_get(path, sim.command)
+        app.router.add_post(path, sim.command)
+    app.router.add_post("/webservice", sim.webservice)
+    app.router.add_get("/pair/state", sim.pair_state_get)
+    app.router.add_post("/pair/state", sim.pair_state_post)
+    app.router.add_post("/pair/handover", sim.pair_handover)
+
+    async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
+        await sim.pair.start()
+        yield
+        await sim.pair.close()
+        sim.journal.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app
+
+
+def run(settings: SimSettings) -> None:
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s sim-{settings.role.value} %(levelname)s %(message)s")
+    asyncio.run(serve(create_app(settings), settings.host, settings.port, f"sensetwin sim ({settings.role.value})"))
+
+
+__all__ = ["SimSettings", "Simulator", "State", "create_app", "error_response", "run"]

@@ -1,0 +1,300 @@
+"""The state of a simulated Sense system: what each monitor shows, where each dome points, and its presets.
+
+Every change goes through a method here, bumps `version` and adds an event; `snapshot`/`restore` carry the
+whole state to the standby server.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..sense import ResultCode, SenseError
+from .events import EventLog
+from .site import Camera, Layout, Site
+
+AXES = ("pan", "tilt", "zoom", "focus", "iris")
+RANGES = {"pan": (-1800, 1800), "tilt": (-1800, 1800), "zoom": (-1, 1000), "focus": (-1, 1000), "iris": (-1, 1000)}
+# Units per second at full speed (1000): pan 90 degrees/s, tilt 45 degrees/s, lens 50 %/s.
+FULL_SPEED = {"pan": 900.0, "tilt": 450.0, "zoom": 500.0, "focus": 500.0, "iris": 500.0}
+
+
+@dataclass
+class Dome:
+    """Where a camera points; moving axes are integrated lazily from `since`."""
+
+    pos: dict[str, float] = field(default_factory=lambda: {"pan": 0, "tilt": 0, "zoom": 0, "focus": -1, "iris": -1})
+    speed: dict[str, int] = field(default_factory=dict)
+    since: float = field(default_factory=time.monotonic)
+    presets: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def position(self, now: float | None = None) -> dict[str, int]:
+        now = time.monotonic() if now is None else now
+        out = {}
+        for axis in AXES:
+            value = self.pos[axis]
+            s = self.speed.get(axis, 0)
+            if s:
+                if value < 0 and axis != "pan" and axis != "tilt":
+                    value = 500  # leaving auto starts from the middle
+                lo, hi = RANGES[axis]
+                lo = max(lo, 0) if axis not in ("pan", "tilt") else lo
+                value = min(hi, max(lo, value + s / 1000 * FULL_SPEED[axis] * (now - self.since)))
+            out[axis] = round(value)
+        return out
+
+    def settle(self) -> None:
+        """Fold the motion so far into `pos`, so speeds can change from here."""
+        now = time.monotonic()
+        self.pos = {k: float(v) for k, v in self.position(now).items()}
+        self.since = now
+
+
+class World:
+    def __init__(self, site: Site, events: EventLog) -> None:
+        self.site = site
+        self.events = events
+        self.version = 0
+        self.monitors: dict[str, list[str]] = {
+            v["divaid"]: [m["layoutid"] for m in v["monitors"]] for v in site.viewers
+        }
+        # (divaid, monitorindex, layoutid, panelid) -> camera key "serverid/deviceid"
+        self.panels: dict[tuple[str, int, str, str], str] = {}
+        for p in site.initial:
+            key = (p["divaid"], int(p["monitorindex"]), p["layoutid"], p["panelid"])
+            self.panels[key] = f"{p['serverid']}/{p['deviceid']}"
+        self.domes: dict[str, Dome] = {
+            c.key: Dome(presets={n: dict(v) for n, v in c.presets.items()}) for c in site.cameras.values() if c.ptz
+        }
+        self.playback: set[str] = set()
+        self.tags: set[str] = set()
+
+    # -- lookups that raise the documented codes ------------------------------------------------------
+
+    def viewer(self, divaid: str) -> dict[str, Any]:
+        v = self.site.viewer(divaid)
+        if v is None:
+            if divaid == self.site.management["divaid"] or self.site.server(divaid):
+                raise SenseError.of(ResultCode.NOT_A_DIVA_CLIENT, f"diva {divaid} is a server, not a viewer station")
+            raise SenseError.of(ResultCode.NO_DIVA, f"no viewer station with divaid {divaid}; see getDivaList")
+        return v
+
+    def viewers(self, divaid: str | None) -> list[dict[str, Any]]:
+        if divaid is None or divaid == "-1":
+            return list(self.site.viewers)
+        return [self.viewer(divaid)]
+
+    def layout(self, layoutid: str) -> Layout:
+        lay = self.site.layouts.get(layoutid)
+        if lay is None:
+            raise SenseError.of(ResultCode.NO_LAYOUT, f"no layout with layoutid {layoutid}; see getLayoutList")
+        return lay
+
+    def camera(self, serverid: str | None, deviceid: str) -> Camera:
+        if serverid is not None and self.site.server(serverid) is None:
+            raise SenseError.of(ResultCode.NO_SERVER, f"no recording server with serverid {serverid}")
+        for cam in self.site.cameras.values():
+            if cam.deviceid == deviceid and (serverid is None or cam.serverid == serverid):
+                return cam
+        raise SenseError.of(
+            ResultCode.NO_DEVICE, f"no camera {deviceid} on server {serverid or '(any)'}; see getDeviceList"
+        )
+
+    def dome(self, serverid: str | None, deviceid: str) -> tuple[Camera, Dome]:
+        cam = self.camera(serverid, deviceid)
+        if cam.key not in self.domes:
+            raise SenseError.of(ResultCode.NO_DOME, f"camera {cam.name!r} is not a PTZ dome")
+        return cam, self.domes[cam.key]
+
+    def _changed(self, eventtype: str, description: str, value: str, **where: str) -> None:
+        self.version += 1
+        self.events.add(eventtype, description, value, **where)
+
+    # -- actions ---------------------------------------------------------------------------------------
+
+    def select_layout(self, divaid: str | None, monitorindex: int, layoutid: str) -> None:
+        lay = self.layout(layoutid)
+        targets = self.viewers(divaid)
+        if divaid not in (None, "-1") and monitorindex >= len(self.monitors[targets[0]["divaid"]]):
+            raise SenseError.of(ResultCode.NO_MONITOR, f"viewer {targets[0]['name']!r} has no monitor {monitorindex}")
+        changed = False
+        for v in targets:
+            mons = self.monitors[v["divaid"]]
+            if monitorindex < len(mons):
+                mons[monitorindex] = lay.layoutid
+                changed = True
+        if not changed:
+            raise SenseError.of(ResultCode.NO_MONITOR, f"no viewer has a monitor {monitorindex}")
+        self._changed("LayoutSelected", f"layout {lay.name} on monitor {monitorindex}", lay.name, divaid=divaid or "-1")
+
+    def select_multilayout(self, divaid: str | None, multilayoutid: str | None, name: str | None) -> None:
+        if divaid not in (None, "-1"):
+            self.viewer(divaid)  # raises for an unknown viewer
+        found = [
+            m
+            for m in self.site.multilayouts
+            if (multilayoutid is not None and m["multilayoutid"] == multilayoutid)
+            or (multilayoutid is None and m["name"] == name)
+        ]
+        if divaid not in (None, "-1"):
+            found = [m for m in found if m["divaid"] == divaid]
+        if not found:
+            raise SenseError.of(
+                ResultCode.NO_MULTILAYOUT,
+                f"no multilayout {multilayoutid or name!r} for this viewer; see getMultiLayoutList",
+            )
+        for m in found:
+            mons = self.monitors[m["divaid"]]
+            for i, layoutid in enumerate(m["layouts"][: len(mons)]):
+                mons[i] = layoutid
+        self._changed(
+            "MultiLayoutSelected", f"multilayout {found[0]['name']}", found[0]["name"], divaid=found[0]["divaid"]
+        )
+
+    def select_camera(
+        self, view: dict[str, str], layoutid: str, panelid: str | None, panelindex: int | None, divaid: str | None
+    ) -> None:
+        lay = self.layout(layoutid)
+        if panelid is not None:
+            panel = lay.panel(panelid)
+            if panel is None:
+                raise SenseError.of(ResultCode.NO_PANEL, f"layout {lay.name!r} has no panel {panelid}")
+        else:
+            assert panelindex is not None
+            if panelindex >= len(lay.panels):
+                raise SenseError.of(ResultCode.NO_PANEL, f"layout {lay.name!r} has no panel index {panelindex}")
+            panel = lay.panels[panelindex]
+        cam_key = ""
+        if view["camera"] != "0":  # cameraid 0 blanks the panel
+            cam_key = self.camera(view.get("serverid"), view["camera"]).key
+        hits = [
+            (v["divaid"], i)
+            for v in self.viewers(divaid)
+            for i, lid in enumerate(self.monitors[v["divaid"]])
+            if lid == lay.layoutid
+        ]
+        if not hits:
+            raise SenseError.of(
+                ResultCode.NO_LAYOUT,
+                f"layout {lay.name!r} is not shown on any monitor; select it with selectLayout first",
+            )
+        for d, i in hits:
+            key = (d, i, lay.layoutid, panel.panelid)
+            if cam_key:
+                self.panels[key] = cam_key
+            else:
+                self.panels.pop(key, None)
+        cam = self.site.cameras.get(cam_key)
+        self._changed(
+            "CameraSelected",
+            f"{cam.name if cam else 'nothing'} on {lay.name} {panel.name}",
+            cam.name if cam else "",
+            serverid=cam.serverid if cam else "0",
+            deviceid=cam.deviceid if cam else "0",
+            divaid=hits[0][0],
+        )
+
+    def camera_on(self, divaid: str, monitorindex: int, layoutid: str, panelid: str) -> Camera | None:
+        key = self.panels.get((divaid, monitorindex, layoutid, panelid))
+        return self.site.cameras.get(key) if key else None
+
+    def set_absolute(self, serverid: str | None, deviceid: str, target: dict[str, int]) -> None:
+        if not target:
+            raise SenseError.of(
+                ResultCode.NOT_ENOUGH_PARAMETERS,
+                "setAbsolutePosition needs at least one of pan, tilt, zoom, focus, iris",
+            )
+        cam, dome = self.dome(serverid, deviceid)
+        dome.settle()
+        dome.speed = {}
+        dome.pos.update({k: float(v) for k, v in target.items()})
+        self._changed(
+            "PositionChanged",
+            f"{cam.name} moved",
+            _pos_text(dome.position()),
+            serverid=cam.serverid,
+            deviceid=cam.deviceid,
+        )
+
+    def set_relative(self, serverid: str | None, deviceid: str, speeds: dict[str, int]) -> None:
+        cam, dome = self.dome(serverid, deviceid)
+        dome.settle()
+        dome.speed.update(speeds)
+        dome.speed = {k: v for k, v in dome.speed.items() if v}
+        text = ",".join(f"{k}={v}" for k, v in sorted(dome.speed.items())) or "stopped"
+        self._changed("PtzMove", f"{cam.name} {text}", text, serverid=cam.serverid, deviceid=cam.deviceid)
+
+    def set_preset(self, serverid: str | None, deviceid: str, preset: int, name: str | None) -> None:
+        cam, dome = self.dome(serverid, deviceid)
+        pos = dome.position()
+        old = dome.presets.get(preset, {})
+        dome.presets[preset] = {
+            "name": name or old.get("name") or f"Preset {preset}",
+            **{k: pos[k] for k in ("pan", "tilt", "zoom")},
+        }
+        self._changed(
+            "PresetStored",
+            f"{cam.name} preset {preset} stored",
+            str(preset),
+            serverid=cam.serverid,
+            deviceid=cam.deviceid,
+        )
+
+    def goto_preset(self, serverid: str | None, deviceid: str, preset: int) -> None:
+        cam, dome = self.dome(serverid, deviceid)
+        stored = dome.presets.get(preset)
+        if stored is None:
+            raise SenseError.of(
+                ResultCode.PRESET_OUT_OF_RANGE, f"{cam.name!r} has no preset {preset}; store it with setPreset first"
+            )
+        dome.settle()
+        dome.speed = {}
+        dome.pos.update({k: float(stored[k]) for k in ("pan", "tilt", "zoom")})
+        self._changed(
+            "PresetRecalled",
+            f"{cam.name} to preset {preset} {stored['name']}",
+            str(preset),
+            serverid=cam.serverid,
+            deviceid=cam.deviceid,
+        )
+
+    def start_playback(self, divaid: str | None) -> None:
+        targets = self.viewers(divaid)
+        self.playback.update(v["divaid"] for v in targets)
+        self._changed("PlaybackStarted", "playback started", "", divaid=divaid or "-1")
+
+    def note(self, eventtype: str, description: str, value: str = "", **where: str) -> None:
+        """A state change that is not part of the wall (an executed action, a takeover)."""
+        self._changed(eventtype, description, value, **where)
+
+    # -- replication -----------------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "monitors": self.monitors,
+            "panels": [[*k, v] for k, v in self.panels.items()],
+            "domes": {k: {"pos": d.position(), "speed": d.speed, "presets": d.presets} for k, d in self.domes.items()},
+            "playback": sorted(self.playback),
+            "tags": sorted(self.tags),
+        }
+
+    def restore(self, snap: dict[str, Any]) -> None:
+        self.version = int(snap["version"])
+        self.monitors = {k: list(v) for k, v in snap["monitors"].items()}
+        self.panels = {(d, int(i), lay, p): cam for d, i, lay, p, cam in snap["panels"]}
+        now = time.monotonic()
+        for key, d in snap["domes"].items():
+            self.domes[key] = Dome(
+                pos={k: float(v) for k, v in d["pos"].items()},
+                speed=dict(d["speed"]),
+                since=now,
+                presets={int(n): v for n, v in d["presets"].items()},
+            )
+        self.playback = set(snap["playback"])
+        self.tags = set(snap["tags"])
+
+
+def _pos_text(pos: dict[str, int]) -> str:
+    return ",".join(f"{k}={v}" for k, v in pos.items())

@@ -1,0 +1,1 @@
+"""The console's Qt layer. Nothing outside app.ui imports Qt."""

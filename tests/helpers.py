@@ -1,0 +1,66 @@
+"""Small synchronous helpers for tests that talk to real processes over loopback."""
+
+from __future__ import annotations
+
+import http.client
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from app.sense import Result, encode, parse_result, parse_xml
+from app.sense.xml import Element
+
+
+def command(base: str, name: str, /, uid: str | None = None, timeout: float = 5.0, **params: Any) -> Result:
+    with httpx.Client(timeout=timeout) as c:
+        r = c.get(f"{base}/command?{encode(name, params, uid)}")
+    assert r.status_code == 200, (r.status_code, r.text[:300])
+    assert r.headers["content-type"].startswith("text/xml")
+    return parse_result(r.content)
+
+
+@dataclass
+class RawResponse:
+    status_code: int
+    headers: dict[str, str]
+    content: bytes
+
+
+def raw(base: str, path_and_query: str, method: str = "GET", body: bytes | None = None) -> RawResponse:
+    """A request exactly as given (http.client: no URL length limit of its own, unlike httpx)."""
+    u = urlsplit(base)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    try:
+        conn.request(method, path_and_query, body=body)
+        r = conn.getresponse()
+        return RawResponse(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+    finally:
+        conn.close()
+
+
+def info(base: str, timeout: float = 1.0) -> Element | None:
+    try:
+        with httpx.Client(timeout=timeout) as c:
+            r = c.get(f"{base}/info")
+        return parse_xml(r.content)
+    except httpx.HTTPError:
+        return None
+
+
+def state_of(base: str) -> str:
+    root = info(base)
+    return "down" if root is None else (root.findtext("state") or "?")
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> float:
+    """Wait until condition() is true; returns the seconds it took. Polls, never sleeps a fixed time."""
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"{what} did not happen within {timeout} s")
+        time.sleep(0.01)
+    return time.monotonic() - start
