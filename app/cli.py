@@ -6,9 +6,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .config import DEFAULTS, parse_listen
+
+if TYPE_CHECKING:
+    from .manager import ManagerSettings
 
 
 def _listen(value: str) -> tuple[str, int]:
@@ -22,6 +26,40 @@ def _url(value: str) -> str:
     if not value.startswith(("http://", "https://")):
         raise argparse.ArgumentTypeError(f"{value!r} is not an http:// or https:// address")
     return value.rstrip("/")
+
+
+def _manager_settings(args: argparse.Namespace) -> ManagerSettings:
+    from .config import state_dir
+    from .manager import ManagerSettings, Role, load_toml
+
+    try:
+        values: dict[str, Any] = load_toml(args.config) if args.config else {}
+    except ValueError as exc:
+        raise SystemExit(f"sensetwin manager: {exc}") from None
+    if args.role:
+        values["role"] = Role(args.role)
+    if args.listen:
+        values["host"], values["port"] = args.listen
+    if args.servers:
+        values["servers"] = [u.strip().rstrip("/") for u in args.servers.split(",") if u.strip()]
+    if args.peer:
+        values["peer_url"] = args.peer
+    if args.state_dir:
+        values["state_dir"] = args.state_dir
+    if args.queue_timeout is not None:
+        values["queue_timeout"] = args.queue_timeout
+    missing = [k for k in ("role", "servers") if k not in values]
+    if missing:
+        raise SystemExit(
+            f"sensetwin manager: give {' and '.join('--' + k for k in missing)} (or set them in the --config file)"
+        )
+    values.setdefault("state_dir", state_dir())
+    try:
+        settings = ManagerSettings(**values)
+        settings.check()
+    except (TypeError, ValueError) as exc:
+        raise SystemExit(f"sensetwin manager: {exc}") from None
+    return settings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--failback", choices=["auto", "manual"], default="auto")
     sim.add_argument("--heartbeat-ms", type=int, default=int(DEFAULTS.heartbeat_interval * 1000))
     sim.add_argument("--misses", type=int, default=DEFAULTS.heartbeat_misses)
+
+    man = sub.add_parser("manager", help="run the primary or secondary manager service")
+    man.add_argument("--config", type=Path, help="TOML file with the settings below (command-line values win)")
+    man.add_argument("--role", choices=["primary", "secondary"])
+    man.add_argument("--listen", type=_listen, metavar="HOST:PORT")
+    man.add_argument("--servers", help="primary and secondary Sense server addresses, comma-separated")
+    man.add_argument("--peer", type=_url, help="address of the other manager (E)")
+    man.add_argument("--state-dir", type=Path, help="where the dedup store lives (default: the user state dir)")
+    man.add_argument("--queue-timeout", type=float, help=f"seconds (default {DEFAULTS.manager_queue_timeout})")
 
     demo = sub.add_parser("demo", help="run two sims (and managers) on loopback")
     demo.add_argument("--state-dir", type=Path, help="keep journals and state here (default: a temporary folder)")
@@ -67,6 +114,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 misses=args.misses,
             )
         )
+        return 0
+    if args.part == "manager":
+        from .manager import run as run_manager
+
+        run_manager(_manager_settings(args))
         return 0
     if args.part == "demo":
         from .demo import run_demo

@@ -28,6 +28,13 @@ class Defaults:
     feed_buffer: int = 10_000  # status records a manager keeps for followers to catch up
     event_buffer: int = 10_000  # events a simulated server keeps
     sense_port: int = 80  # the documented (implicit) port of a real Sense server
+    server_poll: float = 0.2  # a manager checks both servers' /info this often
+    upstream_timeout: float = 1.0  # a manager waits this long for a server's answer (below the client timeout)
+    hold_timeout: float = 1.5  # an action waits this long for an active server during a takeover
+    peer_poll_wait: float = 0.2  # long-poll wait on the peer manager's feed (E); also how often the lease renews
+    peer_lease: float = 0.4  # a primary forwards only with news this fresh that the secondary is not forwarding
+    fence_timeout: float = 0.5  # a secondary waits this long for the primary to stop before it forwards itself
+    max_uid_length: int = 128
 
 
 DEFAULTS = Defaults()

@@ -27,3 +27,27 @@ def sim_pair(tmp_path: Path) -> Iterator[Topology]:
         topo.start_all()
         topo.wait_ready()
         yield topo
+
+
+@pytest.fixture
+def system(tmp_path: Path) -> Iterator[Topology]:
+    """Two sims and two managers, primary manager forwarding and secondary in failover mode."""
+    from tests.helpers import manager_field, wait_for
+
+    topo = Topology.create(tmp_path)
+    topo.add_sims()
+    topo.add_managers()
+    with topo:
+        topo.start_all()
+        topo.wait_ready()
+        pm, sm = topo.parts["primary manager"].url, topo.parts["secondary manager"].url
+        wait_for(
+            lambda: (
+                manager_field(pm, "forwarding") == "true"
+                and manager_field(sm, "mode") == "failover"
+                and manager_field(sm, "activeservername") == "primary"
+            ),
+            10,
+            "managers ready",
+        )
+        yield topo

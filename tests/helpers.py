@@ -64,3 +64,29 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> float:
             raise AssertionError(f"{what} did not happen within {timeout} s")
         time.sleep(0.01)
     return time.monotonic() - start
+
+
+async def acommand(client: httpx.AsyncClient, base: str, name: str, /, uid: str | None = None, **params: Any) -> Result:
+    r = await client.get(f"{base}/command?{encode(name, params, uid)}")
+    assert r.status_code == 200, (r.status_code, r.text[:300])
+    return parse_result(r.content)
+
+
+def journal_counts(path: Any) -> dict[str, int]:
+    from collections import Counter
+
+    from app.sim import read_journal
+
+    return dict(Counter(str(e["uid"]) for e in read_journal(path)))
+
+
+def manager_status(base: str) -> Result | None:
+    try:
+        return command(base, "getManagerStatus", timeout=1.0)
+    except (httpx.HTTPError, AssertionError):
+        return None
+
+
+def manager_field(base: str, path: str) -> str:
+    r = manager_status(base)
+    return "down" if r is None else r.text(f"managerstatus/{path}")

@@ -13,6 +13,7 @@ from .topology import Topology
 def run_demo(state_dir: Path | None) -> int:
     topo = Topology.create(state_dir)
     topo.add_sims()
+    topo.add_managers()
     topo.start_all()
     try:
         topo.wait_ready()

@@ -152,6 +152,30 @@ class Topology:
             made.append(self.add(f"{role} server", args, f"http://{LOOPBACK}:{ports[role]}"))
         return made[0], made[1]
 
+    def add_managers(self, queue_timeout: float | None = None) -> tuple[Part, Part]:
+        """Two managers following the two sims (add_sims first) and each other."""
+        servers = ",".join(self.parts[f"{r} server"].url for r in ("primary", "secondary"))
+        ports = {"primary": free_port(), "secondary": free_port()}
+        made = []
+        for role, other in (("primary", "secondary"), ("secondary", "primary")):
+            args = [
+                "manager",
+                "--role",
+                role,
+                "--listen",
+                f"{LOOPBACK}:{ports[role]}",
+                "--servers",
+                servers,
+                "--peer",
+                f"http://{LOOPBACK}:{ports[other]}",
+                "--state-dir",
+                str(self.workdir / "state"),
+            ]
+            if queue_timeout is not None:
+                args += ["--queue-timeout", str(queue_timeout)]
+            made.append(self.add(f"{role} manager", args, f"http://{LOOPBACK}:{ports[role]}"))
+        return made[0], made[1]
+
     def add_single_sim(self) -> Part:
         """One server without a peer: active at once (a site with a single management server)."""
         port = free_port()

@@ -128,6 +128,8 @@ _COMMANDS: tuple[Command, ...] = (
     Command("getServerStatus", Kind.READ, params=(_uid("serverid"),)),
     Command("getSystemStatus", Kind.READ, params=(_uid("serverid"),)),
     Command("getManagerStatus", Kind.READ, summary="a SenseTwin manager's role, mode and counters"),
+    # Extension of ours: did the action with this uid change anything here? A real server answers -1.
+    Command("getUidStatus", Kind.READ, summary="whether the action with the given uid was executed"),
     Command(
         "selectLayout",
         Kind.ACTION,

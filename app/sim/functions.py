@@ -7,8 +7,8 @@ from typing import Any
 
 from ..sense import Command, ResultCode, SenseError, el, fields
 from ..sense.catalogue import parse_uid
+from ..sense.events import answer_get_events
 from ..sense.xml import Element
-from .events import Event, EventQuery
 from .world import AXES, World
 
 API_VERSION = "2.6.1"
@@ -204,21 +204,7 @@ class Functions:
         return [el(k, v) for k, v in dome.position().items()]
 
     async def get_events(self, p: dict[str, Any]) -> list[Element]:
-        q = EventQuery(
-            startid=p.get("startid"),
-            limit=p.get("limit", 25),
-            types=tuple(t.strip().lower() for t in str(p.get("types", "")).split(",") if t.strip()),
-            serverid=p.get("serverid"),
-            deviceid=p.get("deviceid"),
-            value_contains=p.get("valuecontains"),
-            value_equals=p.get("valueequals"),
-            starttime=p.get("starttime"),
-            endtime=p.get("endtime"),
-        )
-        log = self.world.events
-        wait_ms = int(p.get("wait", 0))
-        found = await log.wait_for(q, wait_ms / 1000) if wait_ms else log.query(q)
-        return [el("events", None, *(_event_xml(e) for e in found), count=len(found), lasteventid=log.last_id)]
+        return [await answer_get_events(self.world.events, p)]
 
     async def get_action_list(self, p: dict[str, Any]) -> list[Element]:
         actions = []
@@ -339,21 +325,3 @@ class Functions:
             divaid=args.get("divaid", "0"),
         )
         return []
-
-
-def _event_xml(e: Event) -> Element:
-    return fields(
-        "event",
-        {
-            "eventid": e.eventid,
-            "eventtype": e.eventtype,
-            "eventdescription": e.eventdescription,
-            "eventvalue": e.eventvalue,
-            "eventtime": e.eventtime,
-            "serverid": e.serverid,
-            "serverdescription": e.serverdescription,
-            "deviceid": e.deviceid,
-            "devicedescription": e.devicedescription,
-            "divaid": e.divaid,
-        },
-    )

@@ -96,6 +96,7 @@ class Pair:
         self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
         self._peer_acked_event = 0
+        self.highest_seen = 0
         if self.settings.state_file and self.settings.state_file.exists():
             with contextlib.suppress(ValueError, OSError, KeyError):
                 self.epoch = int(json.loads(self.settings.state_file.read_text())["epoch"])
@@ -105,7 +106,7 @@ class Pair:
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.settings.interval * 0.75))
         if self.settings.peer_url is None:
-            self._become(State.ACTIVE, max(self.epoch, 0) + 1, "no peer configured")
+            self._become(State.ACTIVE, self._next_epoch(), "no peer configured")
             return
         self._task = asyncio.create_task(self._run(), name="pair-heartbeat")
 
@@ -166,6 +167,7 @@ class Pair:
                 int(info.findtext("stateversion", "-1")),
                 0,
             )
+            self._seen(self.peer.epoch)
         except (aiohttp.ClientError, TimeoutError, SenseError, ValueError, OSError):
             self.peer.reachable = False
             self.peer.misses += 1
@@ -175,10 +177,17 @@ class Pair:
         """The peer checked us (J) and says what it is; an active peer above us wins. This does not renew the
         lease: the request may have waited in our socket through a pause and already counted as a miss."""
         self.peer.misses = 0  # a sign of life: at worst a late one, which only delays a takeover
+        self._seen(epoch)
         if state == State.ACTIVE.value and epoch > self.epoch and self.state is State.ACTIVE:
             self._become(State.STANDBY, self.epoch, f"peer is active with a higher epoch {epoch}")
 
     async def _decide(self) -> None:
+        was = self.state
+        await self._decide_once()
+        if was is not State.ACTIVE and self.state is State.ACTIVE and self.peer.reachable:
+            await self.replicate()  # tell a live standby our epoch at once, not a heartbeat later
+
+    async def _decide_once(self) -> None:
         peer, s = self.peer, self.settings
         peer_name = "secondary" if self.role is Role.PRIMARY else "primary"
         if self.state is State.ACTIVE:
@@ -192,7 +201,7 @@ class Pair:
             if peer.misses >= s.misses:
                 self._become(
                     State.ACTIVE,
-                    max(self.epoch, peer.epoch) + 1,
+                    self._next_epoch(),
                     f"{peer_name} server missed {peer.misses} heartbeats",
                     event="ServerTakeover",
                 )
@@ -207,12 +216,23 @@ class Pair:
                 await self._pull()
             self._become(
                 State.ACTIVE,
-                max(self.epoch, peer.epoch) + 1,
+                self._next_epoch(),
                 "both servers standby: primary takes the lead",
                 event="ServerTakeover",
             )
 
     # -- transitions -----------------------------------------------------------------------------------
+
+    def _seen(self, epoch: int) -> None:
+        self.highest_seen = max(self.highest_seen, epoch)
+
+    def _next_epoch(self) -> int:
+        """Above every epoch seen, odd for the primary and even for the secondary: two servers can never be
+        active in the same epoch, even when news of the other's epoch was lost."""
+        e = max(self.highest_seen, self.epoch, self.peer.epoch) + 1
+        if e % 2 != (1 if self.role is Role.PRIMARY else 0):
+            e += 1
+        return e
 
     def _become(self, state: State, epoch: int, reason: str, event: str | None = None) -> None:
         changed = state is not self.state or epoch != self.epoch
@@ -261,7 +281,7 @@ class Pair:
         if not self.peer.reachable:
             self._become(
                 State.ACTIVE,
-                max(self.epoch, self.peer.epoch) + 1,
+                self._next_epoch(),
                 "operator requested takeOver; peer down",
                 event="ServerTakeover",
             )
@@ -278,7 +298,8 @@ class Pair:
         except (aiohttp.ClientError, TimeoutError, ValueError, OSError):
             return False
         self._apply(snap)
-        self._become(State.ACTIVE, max(self.epoch, int(snap["epoch"])) + 1, reason, event="ServerFailback")
+        self._seen(int(snap["epoch"]))
+        self._become(State.ACTIVE, self._next_epoch(), reason, event="ServerFailback")
         return True
 
     async def give_up(self, caller_epoch: int) -> dict[str, Any] | None:
@@ -305,6 +326,7 @@ class Pair:
 
     def accept_state(self, payload: dict[str, Any]) -> bool:
         """A push from the active peer. Refused when we are active ourselves or know a higher epoch."""
+        self._seen(int(payload["epoch"]))
         if self.state is State.ACTIVE or int(payload["epoch"]) < self.epoch:
             return False
         self._apply(payload)

@@ -12,9 +12,9 @@ from aiohttp import web
 
 from ..config import DEFAULTS
 from ..http_service import error_response, sense_errors, serve, xml_response
-from ..sense import ResultCode, SenseError, decode, el, lookup, parse_xml, result_xml, to_bytes
+from ..sense import ResultCode, SenseError, decode, el, fields, lookup, parse_xml, result_xml, to_bytes
 from ..sense.catalogue import validate
-from .events import EventLog, utc_now
+from ..sense.events import EventLog, utc_now
 from .functions import API_VERSION, Functions
 from .journal import Journal
 from .pair import Failback, Pair, PairSettings, Role, State
@@ -93,6 +93,13 @@ class Simulator:
         if cmd is None or cmd.name == "getManagerStatus":
             raise SenseError.of(ResultCode.NOT_IMPLEMENTED, f"Not implemented: unknown command {req.command[:80]!r}")
         values = validate(cmd, params)
+        if cmd.name == "getUidStatus":
+            if not req.uid:
+                raise SenseError.of(ResultCode.NOT_ENOUGH_PARAMETERS, "getUidStatus needs uid=THE_UID_TO_LOOK_UP")
+            known = self.world.events.knows_uid(req.uid)
+            return xml_response(
+                result_xml(0, None, fields("uidstatus", {"uid": req.uid, "executed": str(known).lower()}))
+            )
         if cmd.name == "takeOver":
             async with self.pair.lock:
                 return xml_response(result_xml(0, await self.pair.take_over()))
@@ -103,7 +110,11 @@ class Simulator:
             return xml_response(result_xml(0, None, *await handler(values)))
         async with self.pair.lock:
             await self.pair.ensure_can_act()
-            await handler(values)
+            self.world.current_uid = req.uid
+            try:
+                await handler(values)
+            finally:
+                self.world.current_uid = None
             self.journal.append(req.uid, cmd.name, params, self.pair.epoch)
             await self.pair.replicate()
         return xml_response(result_xml(0, "Ok"))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..sense import ResultCode, SenseError
-from .events import EventLog
+from ..sense.events import EventLog
 from .site import Camera, Layout, Site
 
 AXES = ("pan", "tilt", "zoom", "focus", "iris")
@@ -69,6 +69,7 @@ class World:
         }
         self.playback: set[str] = set()
         self.tags: set[str] = set()
+        self.current_uid: str | None = None  # the uid of the action being executed, for its events
 
     # -- lookups that raise the documented codes ------------------------------------------------------
 
@@ -109,7 +110,7 @@ class World:
 
     def _changed(self, eventtype: str, description: str, value: str, **where: str) -> None:
         self.version += 1
-        self.events.add(eventtype, description, value, **where)
+        self.events.add(eventtype, description, value, uid=self.current_uid or "", **where)
 
     # -- actions ---------------------------------------------------------------------------------------
 

@@ -1,4 +1,6 @@
-"""The simulated server's event log: ids that grow, filters as getEvents documents, and a long-poll wait."""
+"""An event log with getEvents semantics: ids that grow, the documented filters, and a `wait=` long poll.
+
+The simulator keeps its events here, and a manager keeps its merged events (its own and its server's)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,9 @@ import datetime as dt
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from typing import Any
+
+from .xml import Element, el, fields
 
 
 def utc_now() -> str:
@@ -25,6 +30,7 @@ class Event:
     deviceid: str = "0"
     devicedescription: str = ""
     divaid: str = "0"
+    uid: str = ""  # the uid of the action that caused it (an extra tag; clients ignore what they don't know)
 
 
 @dataclass
@@ -61,6 +67,7 @@ class EventLog:
 
     def __init__(self, capacity: int) -> None:
         self._events: deque[Event] = deque(maxlen=capacity)
+        self._by_uid: dict[str, int] = {}  # uid -> event id, for the events still kept
         self._next_id = 1
         self._changed = asyncio.Event()
 
@@ -71,10 +78,23 @@ class EventLog:
     def add(self, eventtype: str, description: str, value: str = "", **where: str) -> Event:
         e = Event(self._next_id, eventtype, description, value, utc_now(), **where)
         self._next_id += 1
-        self._events.append(e)
+        self._append(e)
         self._changed.set()
         self._changed = asyncio.Event()
         return e
+
+    def _append(self, e: Event) -> None:
+        if len(self._events) == self._events.maxlen:
+            dropped = self._events[0]
+            if dropped.uid and self._by_uid.get(dropped.uid) == dropped.eventid:
+                del self._by_uid[dropped.uid]
+        self._events.append(e)
+        if e.uid:
+            self._by_uid[e.uid] = e.eventid
+
+    def knows_uid(self, uid: str) -> bool:
+        """Whether an action with this uid changed something here (within the kept events)."""
+        return uid in self._by_uid
 
     def query(self, q: EventQuery) -> list[Event]:
         if q.startid is None or q.startid <= 0:
@@ -107,7 +127,7 @@ class EventLog:
         for raw in events:
             e = Event(**raw)  # type: ignore[arg-type]
             if e.eventid > known:
-                self._events.append(e)
+                self._append(e)
                 known = e.eventid
         self._next_id = max(self._next_id, next_id)
         self._changed.set()
@@ -116,3 +136,30 @@ class EventLog:
     @property
     def next_id(self) -> int:
         return self._next_id
+
+
+def query_from_params(p: dict[str, Any]) -> EventQuery:
+    """getEvents' validated parameters as a query."""
+    return EventQuery(
+        startid=p.get("startid"),
+        limit=p.get("limit", 25),
+        types=tuple(t.strip().lower() for t in str(p.get("types", "")).split(",") if t.strip()),
+        serverid=p.get("serverid"),
+        deviceid=p.get("deviceid"),
+        value_contains=p.get("valuecontains"),
+        value_equals=p.get("valueequals"),
+        starttime=p.get("starttime"),
+        endtime=p.get("endtime"),
+    )
+
+
+async def answer_get_events(log: EventLog, p: dict[str, Any]) -> Element:
+    """The `<events count lasteventid>` element of a getEvents answer, waiting if `wait=` asks to."""
+    q = query_from_params(p)
+    wait_ms = int(p.get("wait", 0))
+    found = await log.wait_for(q, wait_ms / 1000) if wait_ms else log.query(q)
+    return el("events", None, *(event_xml(e) for e in found), count=len(found), lasteventid=log.last_id)
+
+
+def event_xml(e: Event) -> Element:
+    return fields("event", {k: v for k, v in asdict(e).items()})

@@ -1,0 +1,223 @@
+"""The manager's view of the Sense server pair (F/G): who is active, and forwarding to it.
+
+Both servers' /info are checked every poll. The active server is a reachable one that says it is active with
+the highest epoch this manager has ever seen; a server that comes back active with a lower epoch is stale and
+gets nothing. A real Sense server without our <state> tag is judged by getHardwareStatus instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiohttp
+
+from ..sense import ResultCode, SenseError, XmlError, parse_result, parse_xml
+
+log = logging.getLogger(__name__)
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
+
+
+class NotSent(SenseError):
+    """The action certainly did not reach a server that could execute it."""
+
+
+class MaybeSent(SenseError):
+    """The action may have been executed: a server took it and then failed to answer."""
+
+
+@dataclass
+class ServerView:
+    name: str  # "primary" | "secondary": its place in the configured pair
+    url: str
+    reachable: bool = False
+    state: str = "unknown"
+    epoch: int = 0
+    since: str = ""
+    reason: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} server"
+
+
+class ServerFollower:
+    def __init__(self, urls: list[str], poll: float, timeout: float, on_change: Callable[[str], None]) -> None:
+        names = ["primary", "secondary"]
+        self.views = [ServerView(names[i] if i < 2 else f"server {i + 1}", u.rstrip("/")) for i, u in enumerate(urls)]
+        self.poll = poll
+        self.timeout = timeout
+        self.max_epoch = 0
+        self._on_change = on_change
+        self._active: ServerView | None = None
+        self._changed = asyncio.Event()
+        self._session: aiohttp.ClientSession | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64))
+        await self.refresh()
+        self._task = asyncio.create_task(self._run(), name="server-follower")
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._session:
+            await self._session.close()
+
+    @property
+    def active(self) -> ServerView | None:
+        return self._active
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll)
+            try:
+                await self.refresh()
+            except Exception:  # the follower must outlive any one bad answer
+                log.exception("server poll failed")
+
+    async def refresh(self) -> None:
+        await asyncio.gather(*(self._check(v) for v in self.views))
+        self.max_epoch = max([self.max_epoch, *(v.epoch for v in self.views if v.reachable)])
+        candidates = [v for v in self.views if v.reachable and v.state == "active" and v.epoch >= self.max_epoch]
+        new = candidates[0] if len(candidates) == 1 else None
+        if new is not self._active:
+            old, self._active = self._active, new
+            if new is None:
+                reason = "no active server" + (f" ({old.label} {self._why(old)})" if old else "")
+            else:
+                reason = f"{new.label} is active (epoch {new.epoch})" + (
+                    f"; {new.reason}" if new.reason and new.reason != "starting" else ""
+                )
+            self._changed.set()
+            self._changed = asyncio.Event()
+            self._on_change(reason)
+
+    @staticmethod
+    def _why(v: ServerView) -> str:
+        return "unreachable" if not v.reachable else v.state
+
+    async def _check(self, v: ServerView) -> None:
+        assert self._session is not None
+        try:
+            async with self._session.get(v.url + "/info", timeout=aiohttp.ClientTimeout(total=self.timeout)) as r:
+                root = parse_xml(await r.content.read(65536))
+            state = root.findtext("state")
+            v.epoch = int(root.findtext("epoch") or 0)
+            v.since = root.findtext("since") or ""
+            v.reason = root.findtext("reason") or ""
+            if state is None:
+                state = await self._hardware_state(v)
+            v.state, v.reachable = state, True
+        except (aiohttp.ClientError, TimeoutError, SenseError, ValueError, OSError):
+            if v.reachable:
+                log.warning("%s at %s is unreachable", v.label, v.url)
+            v.reachable, v.state = False, "unreachable"
+
+    async def _hardware_state(self, v: ServerView) -> str:
+        """A real Sense pair: the secondary is active exactly while it reports 'failover server is active'."""
+        assert self._session is not None
+        async with self._session.get(
+            v.url + "/command?command=getHardwareStatus", timeout=aiohttp.ClientTimeout(total=self.timeout)
+        ) as r:
+            res = parse_result(await r.content.read(65536))
+        failover = "failover server is active" in res.text("hardwarestatus/description").lower()
+        return "active" if failover == (v.name == "secondary") else "standby"
+
+    async def wait_change(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), seconds)
+
+    async def execute(self, query: str, deadline: float) -> bytes:
+        """Send one command to the active server; hold it (until `deadline`, loop time) through a takeover.
+
+        Raises NotSent when no server took it, MaybeSent when one may have executed it without answering.
+        A standby's refusal or a refused connection mean "not executed": the command waits for the new
+        active server and goes there.
+        """
+        assert self._session is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            target = self._active
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise NotSent.of(
+                    ResultCode.NO_ACTIVE_SERVER,
+                    "no active Sense server answered in time; the command was not executed, "
+                    "send it again (same uid) or check both servers",
+                )
+            if target is None:
+                await self.wait_change(min(remaining, self.poll))
+                await self.refresh()
+                continue
+            try:
+                async with self._session.get(
+                    f"{target.url}/command?{query}", timeout=aiohttp.ClientTimeout(total=self.timeout)
+                ) as r:
+                    body = await r.content.read(MAX_ANSWER_BYTES + 1)
+            except aiohttp.ClientConnectorError:
+                target.reachable = False
+                await self.refresh()
+                continue
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                raise MaybeSent.of(
+                    ResultCode.UPSTREAM_FAILED,
+                    f"{target.label} took the command but gave no answer ({type(exc).__name__})",
+                ) from None
+            if len(body) > MAX_ANSWER_BYTES:
+                raise MaybeSent.of(ResultCode.UPSTREAM_FAILED, f"{target.label} answered more than 8 MiB")
+            try:
+                res = parse_result(body)
+            except XmlError as exc:
+                raise MaybeSent.of(
+                    ResultCode.UPSTREAM_FAILED,
+                    f"{target.label} answered something that is not Sense XML: {exc.description}",
+                ) from None
+            if res.errorcode in (ResultCode.STANDBY_SERVER, ResultCode.STALE_SERVER):
+                target.state = "standby"
+                await self.refresh()
+                if self._active is target:
+                    await self.wait_change(self.poll)
+                continue
+            return body
+
+    async def uid_executed(self, uid: str, deadline: float) -> bool | None:
+        """Ask the active server whether the action with this uid was executed (our getUidStatus extension).
+        Waits (until `deadline`) for a live active server: after a takeover only the new one can tell.
+        None when nobody can tell: no active server in time, or a real Sense server, which answers -1."""
+        assert self._session is not None
+        loop = asyncio.get_running_loop()
+        while loop.time() < deadline:
+            target = self._active
+            if target is None:
+                await self.wait_change(min(self.poll, max(0.0, deadline - loop.time())))
+                await self.refresh()
+                continue
+            try:
+                async with self._session.get(
+                    f"{target.url}/command",
+                    params={"command": "getUidStatus", "uid": uid},
+                    timeout=aiohttp.ClientTimeout(total=self.timeout),
+                ) as r:
+                    res = parse_result(await r.content.read(65536))
+            except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError):
+                target.reachable = False
+                await self.refresh()
+                if self._active is target:
+                    await self.wait_change(self.poll)
+                continue
+            except (aiohttp.ClientError, TimeoutError, OSError, SenseError):
+                return None
+            if res.errorcode in (ResultCode.STANDBY_SERVER, ResultCode.STALE_SERVER):
+                await self.refresh()
+                continue
+            if not res.ok:
+                return None
+            return res.text("uidstatus/executed") == "true"
+        return None

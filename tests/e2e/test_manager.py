@@ -1,0 +1,216 @@
+"""The manager pair with real sims and managers on loopback; the journal is the truth."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+
+from app.demo import Topology
+from app.sim import read_journal
+from tests.helpers import acommand, command, journal_counts, manager_field, wait_for
+
+
+def _wall(url: str) -> dict[str, str]:
+    d = command(url, "getLayoutStatus").root.find("layoutstatus/divas/diva")
+    m = d.find("monitors/monitor")  # type: ignore[union-attr]
+    return {
+        "divaid": d.findtext("divaid"),
+        "layoutid": m.findtext("layout/layoutid"),  # type: ignore[union-attr,dict-item]
+        "panelid": m.findtext("layout/panels/panel/panelid"),
+    }  # type: ignore[union-attr,dict-item]
+
+
+def _select(w: dict[str, str], n: int) -> dict[str, str]:
+    return {"cameraview": f"cameraid:{101 + n % 16}", **w}
+
+
+def test_seed_example_twice_executes_once(system: Topology) -> None:
+    pm = system.parts["primary manager"].url
+    divaid = _wall(pm)["divaid"]
+    layouts = command(pm, "getLayoutList").root.find("layouts")
+    layoutid = layouts[0].findtext("layoutid")  # type: ignore[index]
+    a = command(pm, "selectLayout", uid="AUniqueValue1234", layoutid=layoutid, divaid=divaid, monitorindex=0)
+    b = command(pm, "selectLayout", uid="AUniqueValue1234", layoutid=layoutid, divaid=divaid, monitorindex=0)
+    assert a.ok and b.ok and a.message() == b.message() == "Ok"
+    assert journal_counts(system.journal) == {"AUniqueValue1234": 1}
+
+
+def test_fifty_parallel_copies_of_one_uid_execute_once(system: Topology) -> None:
+    pm = system.parts["primary manager"].url
+    w = _wall(pm)
+
+    async def run() -> list[str]:
+        async with httpx.AsyncClient(timeout=10, limits=httpx.Limits(max_connections=60)) as c:
+            rs = await asyncio.gather(
+                *(acommand(c, pm, "selectCamera", uid="fifty", **_select(w, 3)) for _ in range(50))
+            )
+        return [r.message() for r in rs]
+
+    answers = asyncio.run(run())
+    assert answers == ["Ok"] * 50
+    assert journal_counts(system.journal) == {"fifty": 1}
+    assert int(manager_field(pm, "counts/deduplicated")) == 49
+
+
+def test_same_action_to_both_managers_executes_once_with_equal_answers(system: Topology) -> None:
+    pm, sm = system.parts["primary manager"].url, system.parts["secondary manager"].url
+    w = _wall(pm)
+
+    async def run() -> tuple[bytes, bytes]:
+        async with httpx.AsyncClient(timeout=10) as c:
+            q = {"uid": "both-1", **_select(w, 5)}
+            from app.sense import encode
+
+            url = encode("selectCamera", {k: v for k, v in q.items() if k != "uid"}, "both-1")
+            a, b = await asyncio.gather(c.get(f"{pm}/command?{url}"), c.get(f"{sm}/command?{url}"))
+            return a.content, b.content
+
+    a, b = asyncio.run(run())
+    assert a == b and b'errorcode="0"' in a
+    assert journal_counts(system.journal) == {"both-1": 1}
+    assert int(manager_field(sm, "counts/answeredfromfeed")) == 1
+    assert manager_field(sm, "counts/forwarded") == "0"
+
+
+def test_duplicate_uid_with_other_parameters_is_refused(system: Topology) -> None:
+    pm = system.parts["primary manager"].url
+    w = _wall(pm)
+    assert command(pm, "selectCamera", uid="dup-x", **_select(w, 1)).ok
+    r = command(pm, "selectCamera", uid="dup-x", **_select(w, 2))
+    assert r.errorcode == -105 and "other parameters" in r.description
+    assert journal_counts(system.journal) == {"dup-x": 1}
+
+
+def _stream(
+    system: Topology,
+    n: int,
+    prefix: str,
+    fault_at: int,
+    fault,
+    macro: bool = False,  # type: ignore[no-untyped-def]
+) -> list[tuple[str, str, float, float]]:
+    """Send n actions, each to both managers at once (as a console does), injecting `fault` at action
+    `fault_at`. selectCamera (idempotent), or with `macro` executeAction (not idempotent).
+    Returns (uid, first good message or the last error, seconds to the first good answer, send time)."""
+    pm, sm = system.parts["primary manager"].url, system.parts["secondary manager"].url
+    w = _wall(pm)
+    out: list[tuple[str, str, float, float]] = []
+
+    def action(i: int) -> tuple[str, dict[str, str]]:
+        if macro:
+            return "executeAction", {
+                "actionname": "viewer.executeMacro",
+                "divaid": w["divaid"],
+                "name": "Incident mode",
+            }
+        return "selectCamera", _select(w, i)
+
+    async def one(c: httpx.AsyncClient, i: int) -> None:
+        uid = f"{prefix}-{i}"
+        t0 = time.monotonic()
+        name, params = action(i)
+        tasks = [asyncio.create_task(acommand(c, url, name, uid=uid, **params)) for url in (pm, sm)]
+        msg, took = "no answer", 0.0
+        for fut in asyncio.as_completed(tasks):
+            try:
+                r = await fut
+            except (httpx.HTTPError, AssertionError):
+                continue
+            if r.ok:
+                msg, took = r.message(), time.monotonic() - t0
+                break
+            msg = f"{r.errorcode} {r.description}"
+        for t in tasks:
+            t.cancel()
+        out.append((uid, msg, took, t0))
+
+    async def run() -> None:
+        async with httpx.AsyncClient(timeout=3) as c:
+            pending: set[asyncio.Task[None]] = set()
+            for i in range(n):
+                if i == fault_at:
+                    fault()
+                pending.add(asyncio.create_task(one(c, i)))
+                if len(pending) >= 4:
+                    _done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.gather(*pending)
+
+    asyncio.run(run())
+    return out
+
+
+def _reported(urls: list[str], kind: str) -> set[str]:
+    """uids that live managers reported with an event of this kind (ActionReexecuted, ActionInDoubt...)."""
+    out: set[str] = set()
+    for url in urls:
+        r = command(url, "getEvents", startid=1, types=kind, limit=10000)
+        out |= {e.findtext("eventvalue") or "" for e in r.root.iterfind("events/event")}
+    return out
+
+
+def _check_once(system: Topology, results: list[tuple[str, str, float, float]], live: list[str]) -> dict[str, int]:
+    """The oracle: every uid in the journal; twice only if a manager reported it as an idempotent re-execution."""
+    counts = journal_counts(system.journal)
+    assert set(counts) == {r[0] for r in results}, "an action was lost"
+    doubled = {u for u, n in counts.items() if n > 1}
+    assert max(counts.values()) <= 2
+    assert doubled <= _reported(live, "ActionReexecuted"), f"unreported double execution: {doubled}"
+    return counts
+
+
+def test_kill_primary_manager_mid_stream_every_action_answered_once(system: Topology) -> None:
+    primary_manager = system.parts["primary manager"]
+    sm = system.parts["secondary manager"].url
+    results = _stream(system, 120, "k", 40, primary_manager.kill)
+    failed = [r for r in results if r[1] != "Ok"]
+    assert not failed, failed[:5]
+    slowest = max(r[2] for r in results)
+    assert slowest < 1.5 + 0.5 + 0.3, f"slowest action took {slowest:.2f} s"  # queue timeout + 0.5 s (+ margin)
+    _check_once(system, results, [sm])
+    assert manager_field(sm, "mode") == "normal"
+    # Start the primary again: the secondary goes back to failover at the primary's first record.
+    primary_manager.start()
+    wait_for(lambda: manager_field(sm, "mode") == "failover", 10, "secondary back in failover mode")
+    wait_for(lambda: manager_field(primary_manager.url, "forwarding") == "true", 5, "primary forwarding again")
+    more = _stream(system, 20, "after", -1, lambda: None)
+    assert all(r[1] == "Ok" for r in more)
+    assert all(journal_counts(system.journal)[r[0]] == 1 for r in more)
+
+
+def test_kill_primary_manager_mid_stream_of_non_idempotent_actions_never_doubles(system: Topology) -> None:
+    sm = system.parts["secondary manager"].url
+    results = _stream(system, 120, "m", 40, system.parts["primary manager"].kill, macro=True)
+    counts = journal_counts(system.journal)
+    assert max(counts.values()) == 1, "a non-idempotent action was executed twice"
+    in_doubt = _reported([sm], "ActionInDoubt")
+    for uid, msg, _, _ in results:
+        # Executed once and answered Ok, or reported in doubt to the operator: never lost silently.
+        assert (msg == "Ok" and counts.get(uid) == 1) or (msg.startswith("-103") and uid in in_doubt), (uid, msg)
+
+
+def test_server_takeover_mid_stream_of_500_actions(system: Topology) -> None:
+    primary_server = system.parts["primary server"]
+    results = _stream(system, 500, "t", 150, primary_server.kill)
+    failed = [r for r in results if r[1] != "Ok"]
+    assert not failed, failed[:5]
+    urls = [system.parts[f"{r} manager"].url for r in ("primary", "secondary")]
+    counts = _check_once(system, results, urls)
+    print(f"doubles (reported idempotent re-executions): {sum(1 for n in counts.values() if n > 1)}")
+    assert {e["server"] for e in read_journal(system.journal)} == {"primary", "secondary"}
+
+
+def test_restarted_manager_still_knows_the_uids_of_the_window(system: Topology) -> None:
+    pm = system.parts["primary manager"]
+    w = _wall(pm.url)
+    first = command(pm.url, "selectCamera", uid="survivor", **_select(w, 7))
+    assert first.ok
+    pm.stop()
+    system.parts["secondary manager"].stop()  # so the answer can only come from the primary's own store
+    pm.start()
+    wait_for(lambda: manager_field(pm.url, "forwarding") == "true", 10, "primary forwarding after restart")
+    again = command(pm.url, "selectCamera", uid="survivor", **_select(w, 7))
+    assert again.ok
+    assert journal_counts(system.journal) == {"survivor": 1}
+    assert manager_field(pm.url, "counts/deduplicated") == "1"

@@ -1,0 +1,170 @@
+"""Bad input to a manager and misbehaving neighbours: Sense errors or clean timeouts, the service stays up,
+nothing executed twice."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.demo import Topology, free_port
+from app.demo.topology import Part
+from app.sense import parse_result
+from tests.helpers import acommand, command, journal_counts, manager_field, raw, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _wall(url: str) -> dict[str, str]:
+    d = command(url, "getLayoutStatus").root.find("layoutstatus/divas/diva")
+    m = d.find("monitors/monitor")  # type: ignore[union-attr]
+    return {
+        "divaid": d.findtext("divaid"),
+        "layoutid": m.findtext("layout/layoutid"),  # type: ignore[union-attr,dict-item]
+        "panelid": m.findtext("layout/panels/panel/panelid"),
+        "cameraview": "cameraid:101",
+    }  # type: ignore[union-attr,dict-item]
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("layoutid=1", -10),
+        ("command=selectLayout&monitorindex=0&layoutid=1&uid=" + "u" * 129, -106),
+        ("command=selectLayout&monitorindex=0&layoutid=1&uid=a%01b", -106),
+        ("command=selectLayout&monitorindex=0&layoutid=1&uid=a%20b", -106),
+        ("command=selectLayout&monitorindex=0&layoutid=1&uid=", -106),
+        ("command=getDivaList&x=" + "y" * (1024 * 1024), -111),
+        ("command=selectLayout&uid=a&uid=b", -111),
+    ],
+)
+def test_bad_requests_get_sense_errors(system: Topology, query: str, code: int) -> None:
+    pm = system.parts["primary manager"].url
+    r = raw(pm, "/command?" + query)
+    assert r.status_code == 200
+    res = parse_result(r.content)
+    assert res.errorcode == code and res.description
+    assert journal_counts(system.journal) == {}
+    assert manager_field(pm, "role") == "primary"  # still up
+
+
+def test_flood_of_one_uid_executes_once_and_the_service_stays_up(system: Topology) -> None:
+    pm, sm = system.parts["primary manager"].url, system.parts["secondary manager"].url
+    w = _wall(pm)
+
+    async def run() -> list[int]:
+        async with httpx.AsyncClient(timeout=10, limits=httpx.Limits(max_connections=100)) as c:
+            rs = await asyncio.gather(
+                *(acommand(c, (pm, sm)[i % 2], "selectCamera", uid="flood", **w) for i in range(600))
+            )
+        return [r.errorcode for r in rs]
+
+    assert set(asyncio.run(run())) == {0}
+    assert journal_counts(system.journal) == {"flood": 1}
+    assert command(pm, "getDivaList").ok
+
+
+def test_secondary_in_failover_mode_refuses_an_action_without_uid(system: Topology) -> None:
+    sm = system.parts["secondary manager"].url
+    w = _wall(sm)
+    r = command(sm, "selectCamera", **w)
+    assert r.errorcode == -102 and "uid" in r.description
+    assert journal_counts(system.journal) == {}
+
+
+def test_action_without_uid_is_forwarded_unprotected_by_the_primary(system: Topology) -> None:
+    pm = system.parts["primary manager"].url
+    assert command(pm, "selectCamera", **_wall(pm)).ok
+    assert journal_counts(system.journal) == {"None": 1}
+    assert manager_field(pm, "counts/unprotected") == "1"
+
+
+def _fake(topo: Topology, mode: str) -> Part:
+    port = free_port()
+    part = topo.add(f"fake {mode}", [], f"http://127.0.0.1:{port}")
+    part.args = ["--mode", mode, "--port", str(port)]
+    return part
+
+
+def _start_fake(part: Part) -> None:
+    import subprocess
+
+    log = open(part.log_path, "ab")  # noqa: SIM115
+    part.proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes", *part.args], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+    )
+    log.close()
+    wait_for(part.answers, 10, f"{part.name} up")
+
+
+@pytest.mark.parametrize("mode", ["garbage", "hang"])
+def test_a_server_answering_garbage_or_hanging_gives_clean_errors(tmp_path: Path, mode: str) -> None:
+    with Topology.create(tmp_path) as topo:
+        fake = _fake(topo, mode)
+        _start_fake(fake)
+        port = free_port()
+        m = topo.add(
+            "primary manager",
+            [
+                "manager",
+                "--role",
+                "primary",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--servers",
+                fake.url,
+                "--state-dir",
+                str(tmp_path / "state"),
+            ],
+            f"http://127.0.0.1:{port}",
+        )
+        m.start()
+        wait_for(lambda: manager_field(m.url, "activeservername") == "primary", 10, "manager sees the fake server")
+        t = time.monotonic()
+        act = command(m.url, "setRelativePosition", uid="garbled-1", cameraid=1, pan=10, timeout=10)
+        took = time.monotonic() - t
+        assert act.errorcode == -103 and "may or may not" in act.description  # not idempotent: in doubt
+        assert took < 3.0
+        again = command(m.url, "setRelativePosition", uid="garbled-1", cameraid=1, pan=10, timeout=10)
+        assert again.errorcode == -103  # the same answer; never sent a second time
+        read = command(m.url, "getDivaList", timeout=10)
+        assert read.errorcode == -110
+        assert manager_field(m.url, "counts/indoubt") == "1"
+
+
+@pytest.mark.parametrize("mode", ["html-feed", "json-garbage-feed"])
+def test_a_peer_feed_of_garbage_does_not_stop_the_primary(tmp_path: Path, mode: str) -> None:
+    with Topology.create(tmp_path) as topo:
+        topo.add_sims()
+        topo.start_all()
+        topo.wait_ready()
+        fake = _fake(topo, mode)
+        _start_fake(fake)
+        port = free_port()
+        servers = ",".join(topo.parts[f"{r} server"].url for r in ("primary", "secondary"))
+        m = topo.add(
+            "primary manager",
+            [
+                "manager",
+                "--role",
+                "primary",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--servers",
+                servers,
+                "--peer",
+                fake.url,
+                "--state-dir",
+                str(tmp_path / "state"),
+            ],
+            f"http://127.0.0.1:{port}",
+        )
+        m.start()
+        wait_for(lambda: manager_field(m.url, "activeservername") == "primary", 10, "manager ready")
+        assert command(m.url, "selectCamera", uid="g-1", timeout=5, **_wall(m.url)).ok
+        assert manager_field(m.url, "peer/mode") == "garbled"
+        assert journal_counts(topo.journal) == {"g-1": 1}
