@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 
+import aiohttp
 from aiohttp import web
 
 from .sense import ResultCode, SenseError, error_xml, result_xml
@@ -19,6 +20,23 @@ XML = "text/xml"
 # Large enough that an over-long query reaches our own check and gets a Sense answer, not aiohttp's 400.
 MAX_LINE_BYTES = 2 * 1024 * 1024
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def upstream_session(**kw: object) -> aiohttp.ClientSession:
+    """An aiohttp client session that never sends a request twice by itself.
+
+    aiohttp re-sends a GET whose persistent connection dropped before the answer (RFC 9112 lets a client retry
+    idempotent *methods*). Sense carries actions in GETs, so that retry could execute an action twice and then
+    report the second attempt's "connection refused" as if nothing had been sent. `_retry_connection` is the
+    switch aiohttp's own test utilities use; test_upstream_never_resends guards it.
+    """
+    session = aiohttp.ClientSession(**kw)  # type: ignore[arg-type]
+    if not hasattr(session, "_retry_connection"):
+        raise RuntimeError(
+            "this aiohttp version has no _retry_connection switch; pin aiohttp or adapt upstream_session"
+        )
+    session._retry_connection = False
+    return session
 
 
 def xml_response(body: bytes, status: int = 200) -> web.Response:

@@ -1,6 +1,9 @@
 """Misbehaving stand-ins for a Sense server or a peer manager, run as real processes by the tests.
 
-python -m tests.fakes --mode garbage|hang|html-feed|json-garbage-feed --port PORT
+python -m tests.fakes --mode garbage|hang|html-feed|json-garbage-feed|ok --port PORT [--state S] [--epoch N]
+
+`ok` answers every command with `<result errorcode="0">` and reports in /info whatever --state and --epoch
+say, so a test can show a manager a server that claims to be active with a stale epoch.
 """
 
 from __future__ import annotations
@@ -10,19 +13,31 @@ import asyncio
 
 from aiohttp import web
 
-INFO = (
-    b'<?xml version="1.0" encoding="UTF-8"?><apiinfo><utc>2020-01-01 00:00:00</utc><version>2.6.1</version>'
-    b"<role>primary</role><state>active</state><epoch>1</epoch></apiinfo>"
-)
 
+def make_app(mode: str, state: str = "active", epoch: int = 1) -> web.Application:
+    info_xml = (
+        f'<?xml version="1.0" encoding="UTF-8"?><apiinfo><utc>2020-01-01 00:00:00</utc><version>2.6.1</version>'
+        f"<role>primary</role><state>{state}</state><epoch>{epoch}</epoch></apiinfo>"
+    ).encode()
 
-def make_app(mode: str) -> web.Application:
     async def info(request: web.Request) -> web.Response:
-        return web.Response(body=INFO, content_type="text/xml")
+        return web.Response(body=info_xml, content_type="text/xml")
 
     async def command(request: web.Request) -> web.Response:
+        if mode == "drop":
+            # Take the request, count it, and drop the connection without an answer (a server that died).
+            if request.query.get("command") != "getUidStatus":
+                with open(request.app["count_file"], "a") as f:  # noqa: ASYNC230 - a test fake, tiny writes
+                    f.write(request.query_string + "\n")
+            assert request.transport is not None
+            request.transport.close()
+            await asyncio.sleep(1)
         if mode == "hang":
             await asyncio.sleep(60)
+        if mode == "ok":
+            return web.Response(
+                body=b'<result errorcode="0"><description>Ok</description></result>', content_type="text/xml"
+            )
         return web.Response(text="<html><body><h1>502 Bad Gateway</h1></body></html>", content_type="text/html")
 
     async def feed(request: web.Request) -> web.Response:
@@ -31,6 +46,7 @@ def make_app(mode: str) -> web.Application:
         return web.Response(text="<html>not a feed</html>", content_type="text/html")
 
     app = web.Application()
+    app["count_file"] = f"/tmp/sensetwin-fake-{mode}-{epoch}.count"
     app.router.add_get("/info", info)
     app.router.add_get("/command", command)
     app.router.add_get("/manager/feed", feed)
@@ -42,8 +58,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mode", required=True)
     ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--state", default="active")
+    ap.add_argument("--epoch", type=int, default=1)
+    ap.add_argument("--count-file", help="drop mode: append every command received here")
     a = ap.parse_args()
-    web.run_app(make_app(a.mode), host="127.0.0.1", port=a.port, print=None)
+    app = make_app(a.mode, a.state, a.epoch)
+    if a.count_file:
+        app["count_file"] = a.count_file
+    web.run_app(app, host="127.0.0.1", port=a.port, print=None)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from ..http_service import upstream_session
 from ..sense import ResultCode, SenseError, XmlError, parse_result, parse_xml
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class ServerFollower:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64))
+        self._session = upstream_session(connector=aiohttp.TCPConnector(limit=64))
         await self.refresh()
         self._task = asyncio.create_task(self._run(), name="server-follower")
 

@@ -214,3 +214,32 @@ def test_restarted_manager_still_knows_the_uids_of_the_window(system: Topology) 
     assert again.ok
     assert journal_counts(system.journal) == {"survivor": 1}
     assert manager_field(pm.url, "counts/deduplicated") == "1"
+
+
+def test_manager_events_merge_server_events_with_its_own_mode_and_server_changes(system: Topology) -> None:
+    pm, sm = system.parts["primary manager"].url, system.parts["secondary manager"].url
+    start = int(command(sm, "getEvents").root.find("events").get("lasteventid"))  # type: ignore[union-attr]
+
+    def events() -> list[tuple[int, str, str]]:
+        r = command(sm, "getEvents", startid=start, limit=1000)
+        return [
+            (int(e.findtext("eventid") or 0), e.findtext("eventtype") or "", e.findtext("eventdescription") or "")
+            for e in r.root.iterfind("events/event")
+        ]
+
+    assert command(pm, "selectCamera", uid="ev-1", **_select(_wall(pm), 4)).ok
+    wait_for(lambda: any(t == "CameraSelected" for _, t, _ in events()), 5, "server event on the secondary manager")
+    system.parts["primary manager"].kill()
+    assert command(sm, "selectCamera", uid="ev-2", timeout=5, **_select(_wall(sm), 5)).ok
+    wait_for(lambda: any(t == "ManagerMode" and "normal mode" in d for _, t, d in events()), 5, "mode event")
+    system.parts["primary server"].kill()
+    wait_for(
+        lambda: any(t == "ActiveServerChanged" and "secondary server is active" in d for _, t, d in events()),
+        5,
+        "server change event",
+    )
+    ids = [i for i, _, _ in events()]
+    assert ids == sorted(ids) and len(ids) == len(set(ids)), "one id space, ascending"
+    r = command(sm, "getManagerStatus")
+    assert r.text("managerstatus/mode") == "normal" and r.text("managerstatus/activeservername") == "secondary"
+    assert r.text("managerstatus/peer/reachable") == "false"

@@ -83,10 +83,10 @@ def test_action_without_uid_is_forwarded_unprotected_by_the_primary(system: Topo
     assert manager_field(pm, "counts/unprotected") == "1"
 
 
-def _fake(topo: Topology, mode: str) -> Part:
+def _fake(topo: Topology, mode: str, *extra: str, name: str = "") -> Part:
     port = free_port()
-    part = topo.add(f"fake {mode}", [], f"http://127.0.0.1:{port}")
-    part.args = ["--mode", mode, "--port", str(port)]
+    part = topo.add(name or f"fake {mode}", [], f"http://127.0.0.1:{port}")
+    part.args = ["--mode", mode, "--port", str(port), *extra]
     return part
 
 
@@ -168,3 +168,67 @@ def test_a_peer_feed_of_garbage_does_not_stop_the_primary(tmp_path: Path, mode: 
         assert command(m.url, "selectCamera", uid="g-1", timeout=5, **_wall(m.url)).ok
         assert manager_field(m.url, "peer/mode") == "garbled"
         assert journal_counts(topo.journal) == {"g-1": 1}
+
+
+def test_a_server_active_with_a_lower_epoch_than_seen_is_never_used(tmp_path: Path) -> None:
+    with Topology.create(tmp_path) as topo:
+        new = _fake(topo, "ok", "--epoch", "4", name="new active")
+        _start_fake(new)
+        port = free_port()
+        stale = _fake(topo, "ok", "--epoch", "3", name="stale active")
+        m = topo.add(
+            "primary manager",
+            [
+                "manager",
+                "--role",
+                "primary",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--servers",
+                f"{stale.url},{new.url}",
+                "--state-dir",
+                str(tmp_path / "s"),
+            ],
+            f"http://127.0.0.1:{port}",
+        )
+        m.start()
+        wait_for(lambda: manager_field(m.url, "activeservername") == "secondary", 10, "manager on the epoch-4 server")
+        _start_fake(stale)  # the primary comes back claiming to be active, with epoch 3
+        wait_for(lambda: manager_field(m.url, "servers/server/state") == "active", 5, "stale server seen")
+        assert manager_field(m.url, "activeservername") == "secondary"
+        new.kill()  # now the only server claiming to be active is the stale one
+        wait_for(lambda: manager_field(m.url, "activeservername") == "", 5, "no active server")
+        r = command(m.url, "selectLayout", uid="stale-1", monitorindex=0, layoutid=1, timeout=10)
+        assert r.errorcode == -108 and "not executed" in r.description
+
+
+def test_upstream_never_resends_an_action_whose_connection_dropped(tmp_path: Path) -> None:
+    """A server that takes the request and drops the connection may have executed it: the manager must not
+    send it again by itself (aiohttp would, for a GET on a kept-alive connection) and must report it in doubt."""
+    count = tmp_path / "received.txt"
+    with Topology.create(tmp_path) as topo:
+        fake = _fake(topo, "drop", "--count-file", str(count))
+        _start_fake(fake)
+        port = free_port()
+        m = topo.add(
+            "primary manager",
+            [
+                "manager",
+                "--role",
+                "primary",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--servers",
+                fake.url,
+                "--state-dir",
+                str(tmp_path / "state"),
+            ],
+            f"http://127.0.0.1:{port}",
+        )
+        m.start()
+        wait_for(lambda: manager_field(m.url, "activeservername") == "primary", 10, "manager sees the server")
+        for i in range(3):  # the first request opens the connection; later ones reuse kept-alive connections
+            r = command(m.url, "setRelativePosition", uid=f"drop-{i}", cameraid=1, pan=10, timeout=10)
+            assert r.errorcode == -103, r.description
+        sent = [x for x in count.read_text().splitlines() if "uid=drop-" in x]
+        assert len(sent) == 3, sent
