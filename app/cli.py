@@ -87,6 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
     man.add_argument("--state-dir", type=Path, help="where the dedup store lives (default: the user state dir)")
     man.add_argument("--queue-timeout", type=float, help=f"seconds (default {DEFAULTS.manager_queue_timeout})")
 
+    cli = sub.add_parser("client", help="the redundant client without a window, driven by JSON lines on stdin")
+    cli.add_argument("--station", required=True, help="this workstation's name (it appears in every uid)")
+    cli.add_argument("--managers", required=True, help="primary and secondary manager addresses, comma-separated")
+    cli.add_argument("--servers", default="", help="primary and secondary server addresses to watch")
+    cli.add_argument("--pair-role", choices=["primary", "secondary"], help="this console's role in a pair")
+    cli.add_argument("--pair", default="pair", help="the pair's name (both consoles use the same)")
+    cli.add_argument("--peer", type=_url, help="the paired console's peer-link address")
+    cli.add_argument("--peer-listen", type=_listen, default=("127.0.0.1", 0), metavar="HOST:PORT")
+
     demo = sub.add_parser("demo", help="run two sims (and managers) on loopback")
     demo.add_argument("--state-dir", type=Path, help="keep journals and state here (default: a temporary folder)")
     return parser
@@ -120,6 +129,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         run_manager(_manager_settings(args))
         return 0
+    if args.part == "client":
+        import asyncio
+
+        from .client import ClientSettings, PairSettings
+        from .client.headless import run as run_client
+
+        urls = [u.strip().rstrip("/") for u in args.managers.split(",") if u.strip()]
+        servers = [u.strip().rstrip("/") for u in args.servers.split(",") if u.strip()]
+        pair = None
+        if args.pair_role:
+            if not args.peer:
+                raise SystemExit("sensetwin client: --pair-role needs --peer (the other console's address)")
+            pair = PairSettings(args.pair_role, args.pair, args.peer, args.peer_listen)
+        return asyncio.run(run_client(ClientSettings(args.station, urls, servers, pair=pair)))
     if args.part == "demo":
         from .demo import run_demo
 

@@ -35,6 +35,11 @@ class Defaults:
     peer_lease: float = 0.4  # a primary forwards only with news this fresh that the secondary is not forwarding
     fence_timeout: float = 0.5  # a secondary waits this long for the primary to stop before it forwards itself
     max_uid_length: int = 128
+    watch_interval: float = 0.25  # a console checks each manager and server this often
+    watch_timeout: float = 0.6  # ... and calls it down when it has not answered within this
+    max_answer_bytes: int = 4 * 1024 * 1024  # a console reads at most this much of any answer
+    peer_heartbeat: float = 0.5  # paired consoles tell each other they are alive this often
+    peer_max_age: float = 60.0  # a peer message older than this is refused as a replay
 
 
 DEFAULTS = Defaults()

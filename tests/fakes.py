@@ -1,6 +1,8 @@
 """Misbehaving stand-ins for a Sense server or a peer manager, run as real processes by the tests.
 
-python -m tests.fakes --mode garbage|hang|html-feed|json-garbage-feed|ok --port PORT [--state S] [--epoch N]
+python -m tests.fakes --mode MODE --port PORT [--state S] [--epoch N] [--count-file F]
+
+Modes: garbage, hang, huge, drop, bare-info, html-feed, json-garbage-feed, ok.
 
 `ok` answers every command with `<result errorcode="0">` and reports in /info whatever --state and --epoch
 say, so a test can show a manager a server that claims to be active with a stale epoch.
@@ -21,6 +23,11 @@ def make_app(mode: str, state: str = "active", epoch: int = 1) -> web.Applicatio
     ).encode()
 
     async def info(request: web.Request) -> web.Response:
+        if mode == "bare-info":  # an /info as a real Sense server gives it: no role, state or epoch
+            return web.Response(
+                body=b"<apiinfo><utc>2020-01-01 00:00:00</utc><version>2.6.1</version></apiinfo>",
+                content_type="text/xml",
+            )
         return web.Response(body=info_xml, content_type="text/xml")
 
     async def command(request: web.Request) -> web.Response:
@@ -32,6 +39,10 @@ def make_app(mode: str, state: str = "active", epoch: int = 1) -> web.Applicatio
             assert request.transport is not None
             request.transport.close()
             await asyncio.sleep(1)
+        if mode == "huge":
+            return web.Response(
+                body=b"<result errorcode='0'>" + b"x" * (10 * 1024 * 1024) + b"</result>", content_type="text/xml"
+            )
         if mode == "hang":
             await asyncio.sleep(60)
         if mode == "ok":
