@@ -65,7 +65,7 @@ def _manager_settings(args: argparse.Namespace) -> ManagerSettings:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sensetwin", description="Redundant operator console for VDG Sense.")
     parser.add_argument("--version", action="version", version=f"sensetwin {__version__}")
-    sub = parser.add_subparsers(dest="part", metavar="{sim,manager,demo}")
+    sub = parser.add_subparsers(dest="part", metavar="{sim,manager,client,demo}")
 
     sim = sub.add_parser("sim", help="run one simulated Sense management server of a pair")
     sim.add_argument("--role", choices=["primary", "secondary"], required=True)
@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run two sims (and managers) on loopback")
     demo.add_argument("--state-dir", type=Path, help="keep journals and state here (default: a temporary folder)")
+    demo.add_argument("--screenshot", type=Path, metavar="FILE", help="save the window once connected, then exit")
+    demo.add_argument("--no-console", action="store_true", help="run the system only, print where it listens")
     return parser
 
 
@@ -146,11 +148,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.part == "demo":
         from .demo import run_demo
 
-        return run_demo(args.state_dir)
-    print(
-        "sensetwin: the console is not built yet; run `sensetwin demo` to start the simulated system.", file=sys.stderr
-    )
-    return 2
+        return run_demo(args.state_dir, console=not args.no_console, screenshot=args.screenshot)
+    return _console()
+
+
+def _console() -> int:
+    from .ui.app import display_available, run_console
+    from .ui.settings import SettingsError, load, settings_path
+
+    try:
+        settings = load()
+    except SettingsError as exc:
+        print(f"sensetwin: {exc}", file=sys.stderr)
+        return 2
+    if not settings_path().exists():
+        print(
+            f"sensetwin: no settings yet; using defaults (managers {', '.join(settings.managers)}). "
+            "Set the real addresses in File > Settings, or try `sensetwin demo`.",
+            file=sys.stderr,
+        )
+    if not display_available():
+        print(
+            "sensetwin: no display found (DISPLAY is not set). Run it on a desktop session or under xvfb-run.",
+            file=sys.stderr,
+        )
+        return 2
+    return run_console(settings)
 
 
 if __name__ == "__main__":

@@ -1,16 +1,17 @@
-"""Run the demo system until interrupted (the console joins it once it exists)."""
+"""Run the demo system: two sims and two managers on loopback, and the console on them with a Demo menu."""
 
 from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 from pathlib import Path
 
 from .topology import Topology
 
 
-def run_demo(state_dir: Path | None) -> int:
+def run_demo(state_dir: Path | None, console: bool = True, screenshot: Path | None = None) -> int:
     topo = Topology.create(state_dir)
     topo.add_sims()
     topo.add_managers()
@@ -20,7 +21,26 @@ def run_demo(state_dir: Path | None) -> int:
         print("SenseTwin demo is running:")
         for p in topo.parts.values():
             print(f"  {p.name:<18} {p.url}   (log {p.log_path})")
-        print(f"  journal            {topo.journal}")
+        print(f"  journal            {topo.journal}", flush=True)
+        if console:
+            from ..ui.app import display_available
+
+            if display_available():
+                from ..ui.app import run_console
+                from ..ui.settings import ConsoleSettings
+
+                urls = {k: p.url for k, p in topo.parts.items()}
+                s = ConsoleSettings(
+                    station="Demo desk",
+                    managers=[urls["primary manager"], urls["secondary manager"]],
+                    servers=[urls["primary server"], urls["secondary server"]],
+                )
+                return run_console(s, demo=topo, screenshot=screenshot)
+            print(
+                "No display found (DISPLAY is not set): the console cannot open here. Run under `xvfb-run`, or\n"
+                "set QT_QPA_PLATFORM=offscreen with --screenshot FILE. The system keeps running headless.",
+                file=sys.stderr,
+            )
         print("Press Ctrl+C to stop every part.", flush=True)
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -1,0 +1,83 @@
+"""Start the console: QApplication, the dark theme, the qasync loop, the client and the window; quit by closing
+the window, then clean up (tasks, client, demo children) before the loop ends."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtGui import QFont, QFontInfo
+from PySide6.QtWidgets import QApplication
+
+from ..client import ClientSettings, PairSettings, RedundantClient
+from ..config import parse_listen
+from ..resources_access import read_text
+from . import qtloop
+from .main_window import MainWindow
+from .settings import ConsoleSettings
+
+
+def display_available() -> bool:
+    if os.environ.get("QT_QPA_PLATFORM") or sys.platform != "linux":
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def make_app() -> QApplication:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("SenseTwin")
+    app.setQuitOnLastWindowClosed(False)
+    app.setStyleSheet(read_text("themes", "dark.qss"))
+    return app
+
+
+def client_settings(s: ConsoleSettings) -> ClientSettings:
+    pair = None
+    if s.pair_role:
+        pair = PairSettings(s.pair_role, s.pair_name, s.peer_url, parse_listen(s.peer_listen))
+    return ClientSettings(s.station, s.managers, s.servers, timeout=s.timeout, pair=pair)
+
+
+async def run_window(app: QApplication, s: ConsoleSettings, demo: Any = None, screenshot: Path | None = None) -> int:
+    client = RedundantClient(client_settings(s))
+    await client.start()
+    win = MainWindow(client, s.station, demo)
+    win.show()
+    closed = asyncio.Event()
+    app.lastWindowClosed.connect(closed.set)
+    shot = asyncio.ensure_future(_screenshot(win, screenshot)) if screenshot is not None else None
+    try:
+        await closed.wait()
+    finally:
+        if shot is not None:
+            shot.cancel()
+        await win.shutdown()
+        await client.close()
+    return 0
+
+
+async def _screenshot(win: MainWindow, path: Path) -> None:
+    """Save the window once it is connected and the wall is drawn, then close."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while loop.time() < deadline:
+        v = win.client.view
+        if v.executing_manager and v.active_server and win.wall.monitors and win.site.cameras:
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1.2)  # let the strip's change flash settle
+    if not QFontInfo(QFont()).family():
+        print("sensetwin: no usable font; install fonts-dejavu-core", file=sys.stderr)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    win.grab().save(str(path))
+    print(f"screenshot saved to {path}", flush=True)
+    win.close()
+
+
+def run_console(s: ConsoleSettings, demo: Any = None, screenshot: Path | None = None) -> int:
+    app = make_app()
+    return qtloop.run(app, run_window(app, s, demo, screenshot))

@@ -1,0 +1,325 @@
+"""The console's main window: the redundancy strip on top, the wall in the middle, cameras, PTZ, actions,
+events, the system log and the command log in docks. It owns every task its slots start and cancels them on
+close; all network work goes through the RedundantClient, never on the UI thread's time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QListWidget, QMainWindow, QMessageBox, QToolBar, QWidget
+
+from ..client import Outcome, RedundantClient, SystemView
+from ..client.site import Site, ViewerState, parse_presets, parse_site, parse_wall
+from ..client.view import Change
+from ..client.watch import EventRecord
+from .actions import ActionPanel
+from .bridge import ClientBridge
+from .cameras import CameraTree
+from .events import EventList
+from .log import CommandLog
+from .ptz import PtzPad
+from .strip import RedundancyStrip
+from .wall import VideoWall
+
+log = logging.getLogger(__name__)
+WALL_EVENTS = {"CameraSelected", "LayoutSelected", "MultiLayoutSelected", "ServerTakeover", "ServerFailback"}
+
+
+class MainWindow(QMainWindow):
+    """Signals: wallShown() once the wall has been drawn from the server's state."""
+
+    wallShown = Signal()
+
+    def __init__(self, client: RedundantClient, station: str, demo: Any = None) -> None:
+        super().__init__()
+        self.client = client
+        self.bridge = ClientBridge(client)
+        self.demo = demo
+        self.site = Site()
+        self.viewers: list[ViewerState] = []
+        self.dome: str = ""  # the selected PTZ camera's key
+        self.selected_panel: tuple[str, int, str, str] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.setWindowTitle(f"SenseTwin — {station}" + (" — DEMO" if demo else ""))
+        self.strip = RedundancyStrip()
+        self.resize(1500, 920)
+
+        self.wall = VideoWall()
+        bar = QToolBar("Redundancy")
+        bar.setObjectName("Redundancy")
+        bar.setMovable(False)
+        bar.setFloatable(False)
+        bar.addWidget(self.strip)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)  # full width, above the docks
+        self.setCentralWidget(self.wall)
+
+        self.cameras = CameraTree()
+        self.ptz = PtzPad()
+        self.action_panel = ActionPanel()
+        self.events = EventList()
+        self.system_log = QListWidget()
+        self.command_log = CommandLog()
+        self._dock("Cameras", self.cameras, Qt.DockWidgetArea.LeftDockWidgetArea)
+        ptz_dock = self._dock("PTZ", self.ptz, Qt.DockWidgetArea.RightDockWidgetArea)
+        act_dock = self._dock("Actions", self.action_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(ptz_dock, act_dock)
+        ptz_dock.raise_()
+        log_dock = self._dock("Command log", self.command_log, Qt.DockWidgetArea.BottomDockWidgetArea)
+        sys_dock = self._dock("System changes", self.system_log, Qt.DockWidgetArea.BottomDockWidgetArea)
+        ev_dock = self._dock("Events", self.events, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(log_dock, sys_dock)
+        self.tabifyDockWidget(sys_dock, ev_dock)
+        log_dock.raise_()
+
+        self._menus()
+        self.bridge.viewChanged.connect(self._on_view)
+        self.bridge.changed.connect(self._on_change)
+        self.bridge.outcome.connect(self.command_log.record)
+        self.bridge.eventArrived.connect(self._on_event)
+        self.wall.cameraDropped.connect(self.drop_camera)
+        self.wall.layoutPicked.connect(
+            lambda d, m, lid: self.spawn(self.act("selectLayout", divaid=d, monitorindex=m, layoutid=lid))
+        )
+        self.wall.panelSelected.connect(self._panel_selected)
+        self.cameras.cameraChosen.connect(self.choose_camera)
+        self.ptz.moveRequested.connect(self._ptz_move)
+        self.ptz.recall.connect(lambda n: self.spawn(self._preset("gotoPreset", n)))
+        self.ptz.store.connect(lambda n: self.spawn(self._preset("setPreset", n)))
+        self.action_panel.execute.connect(
+            lambda name, params: self.spawn(self.act("executeAction", actionname=name, **params))
+        )
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.timeout.connect(lambda: self.spawn(self.refresh_wall()))
+        self._position_timer = QTimer(self)
+        self._position_timer.timeout.connect(lambda: self.spawn(self._read_position()))
+        self._keys()
+        self.statusBar().showMessage("Connecting to the managers…")
+        self.spawn(self.load())
+
+    # -- plumbing --------------------------------------------------------------------------------------
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        d = QDockWidget(title, self)
+        d.setObjectName(title)
+        d.setWidget(widget)
+        self.addDockWidget(area, d)
+        return d
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.error("console task failed: %r", exc)
+            self.statusBar().showMessage(f"Error: {exc}", 10000)
+
+    async def shutdown(self) -> None:
+        for t in list(self._tasks):
+            t.cancel()
+        for t in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+
+    def _menus(self) -> None:
+        file = self.menuBar().addMenu("&File")
+        settings = QAction("&Settings…", self)
+        settings.triggered.connect(self.open_settings)
+        export = QAction("&Export command log as CSV…", self)
+        export.triggered.connect(self.export_log)
+        quit_ = QAction("&Quit", self)
+        quit_.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_.triggered.connect(self.close)
+        for a in (settings, export, quit_):
+            file.addAction(a)
+        if self.demo is not None:
+            from .demo_menu import add_demo_menu
+
+            add_demo_menu(self, self.demo)
+
+    def _keys(self) -> None:
+        QShortcut(QKeySequence("Ctrl+F"), self, self.cameras.filter.setFocus)
+        for n in range(1, 13):
+            QShortcut(QKeySequence(f"F{n}"), self, lambda n=n: self.ptz.recall.emit(n) if self.dome else None)
+        for n in range(1, 10):
+            QShortcut(QKeySequence(str(n)), self, lambda n=n: self._pick_panel(n))
+        QShortcut(QKeySequence("Return"), self, self._send_to_selected_panel)
+
+    # -- loading and refreshing ------------------------------------------------------------------------
+
+    async def load(self) -> None:
+        """Read the site once the system answers; retry quietly until it does."""
+        while True:
+            try:
+                reads = [
+                    await self.client.read(c)
+                    for c in ("getDivaList", "getDeviceList", "getLayoutList", "getMultiLayoutList", "getActionList")
+                ]
+                self.site = parse_site(*reads)
+                break
+            except Exception as exc:
+                self.statusBar().showMessage(f"Waiting for the system: {exc}")
+                await asyncio.sleep(1.0)
+        self.cameras.show_site(self.site)
+        self.action_panel.show_actions(self.site.actions)
+        await self.refresh_wall()
+
+    async def refresh_wall(self) -> None:
+        try:
+            self.viewers = parse_wall(await self.client.read("getLayoutStatus"))
+        except Exception as exc:
+            self.statusBar().showMessage(f"Wall not refreshed: {exc}", 5000)
+            return
+        self.wall.show_wall(self.site, self.viewers)
+        self.wallShown.emit()
+
+    # -- the operator's actions ------------------------------------------------------------------------
+
+    async def act(self, command: str, **params: object) -> Outcome:
+        o = await self.client.act(command, **params)
+        msg = f"{command}: {o.message}"
+        self.statusBar().showMessage(msg, 8000)
+        if o.in_doubt or (o.result is None and o.failure):
+            QMessageBox.warning(self, "Action not confirmed", f"{command} (uid {o.uid}):\n\n{o.message}")
+        return o
+
+    def drop_camera(self, divaid: str, monitor: int, layoutid: str, panelid: str, key: str) -> None:
+        cam = self.site.cameras.get(key)
+        if cam is None:
+            return
+        slot = (divaid, monitor, layoutid, panelid)
+        self.wall.pending.add(slot)
+        self.wall.show_wall(self.site, self.viewers)
+
+        async def run() -> None:
+            try:
+                await self.act(
+                    "selectCamera",
+                    cameraview=f"serverid:{cam.serverid};cameraid:{cam.deviceid}",
+                    layoutid=layoutid,
+                    panelid=panelid,
+                    divaid=divaid,
+                )
+            finally:
+                self.wall.pending.discard(slot)
+                await self.refresh_wall()
+
+        self.spawn(run())
+
+    def _panel_selected(self, divaid: str, monitor: int, layoutid: str, panelid: str, key: str) -> None:
+        self.selected_panel = (divaid, monitor, layoutid, panelid)
+        for (d, m), w in self.wall.monitors.items():
+            for pid, pw in w.area.panels.items():
+                pw.set_prop("selected", (d, m, w.layoutid, pid) == self.selected_panel)
+        cam = self.site.cameras.get(key)
+        if cam is not None and cam.ptz:
+            self.choose_camera(key)
+
+    def _pick_panel(self, n: int) -> None:
+        mon = self.selected_panel[:2] if self.selected_panel else next(iter(self.wall.monitors), None)
+        w = self.wall.monitors.get(mon) if mon else None
+        if w is None:
+            return
+        pids = list(w.area.panels)
+        if 0 < n <= len(pids):
+            self._panel_selected(w.divaid, w.index, w.layoutid, pids[n - 1], w.area.panels[pids[n - 1]].camera_key)
+
+    def _send_to_selected_panel(self) -> None:
+        item = self.cameras.tree.currentItem()
+        key = item.data(0, Qt.ItemDataRole.UserRole) if item else None
+        if self.selected_panel and key:
+            self.drop_camera(*self.selected_panel, str(key))
+
+    def choose_camera(self, key: str) -> None:
+        cam = self.site.cameras.get(key)
+        if cam is None or not cam.ptz:
+            return
+        self.dome = key
+
+        async def run() -> None:
+            try:
+                presets = parse_presets(
+                    await self.client.read("getOptions", serverid=cam.serverid, cameraid=cam.deviceid)
+                )
+            except Exception as exc:
+                presets = {}
+                self.statusBar().showMessage(f"Presets of {cam.name} not read: {exc}", 5000)
+            self.ptz.show_dome(cam.name, presets)
+            self._position_timer.start(500)
+            await self._read_position()
+
+        self.spawn(run())
+
+    async def _read_position(self) -> None:
+        cam = self.site.cameras.get(self.dome)
+        if cam is None:
+            return
+        with contextlib.suppress(Exception):
+            r = await self.client.read("getPosition", serverid=cam.serverid, cameraid=cam.deviceid)
+            self.ptz.show_position(r.text("pan"), r.text("tilt"), r.text("zoom"))
+
+    def _ptz_move(self, pan: int, tilt: int, zoom: int) -> None:
+        cam = self.site.cameras.get(self.dome)
+        if cam is not None:
+            self.spawn(
+                self.act(
+                    "setRelativePosition", serverid=cam.serverid, deviceid=cam.deviceid, pan=pan, tilt=tilt, zoom=zoom
+                )
+            )
+
+    async def _preset(self, command: str, n: int) -> None:
+        cam = self.site.cameras.get(self.dome)
+        if cam is None:
+            return
+        await self.act(command, serverid=cam.serverid, cameraid=cam.deviceid, preset=n)
+        await self._read_position()
+        if command == "setPreset":
+            self.choose_camera(self.dome)
+
+    # -- what the system says --------------------------------------------------------------------------
+
+    def _on_view(self, view: SystemView) -> None:
+        self.strip.show_view(view)
+        self.statusBar().showMessage(view.summary())
+
+    def _on_change(self, c: Change) -> None:
+        self.system_log.insertItem(0, f"{c.at}  {c.text}")
+        if "is active" in c.text and "server" in c.part:
+            self._refresh_timer.start(150)
+
+    def _on_event(self, e: EventRecord) -> None:
+        self.events.add(e)
+        if e.eventtype in WALL_EVENTS:
+            self._refresh_timer.start(150)
+
+    # -- file menu -------------------------------------------------------------------------------------
+
+    def export_log(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export command log", "command-log.csv", "CSV (*.csv)")
+        if path:
+            n = self.command_log.export_csv(Path(path))
+            self.statusBar().showMessage(f"{n} actions written to {path}", 6000)
+
+    def open_settings(self) -> None:
+        from .settings_dialog import SettingsDialog
+
+        SettingsDialog(self).exec()
+
+    def closeEvent(self, e: Any) -> None:
+        self._position_timer.stop()
+        self._refresh_timer.stop()
+        for t in list(self._tasks):
+            t.cancel()
+        super().closeEvent(e)

@@ -1,0 +1,90 @@
+"""The console's settings: what the operator and the installer set, validated, saved per user (platformdirs).
+
+The file is TOML-like JSON (`settings.json` in the user config dir), written with mode 0600 because a site may
+put credentials in it; a world-readable file is refused at start with a message that says how to fix it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from ..config import DEFAULTS, config_dir
+
+
+@dataclass
+class ConsoleSettings:
+    station: str = "Console 1"
+    managers: list[str] = field(default_factory=lambda: ["http://127.0.0.1:9100", "http://127.0.0.1:9101"])
+    servers: list[str] = field(default_factory=list)
+    pair_role: str = ""  # "", "primary" or "secondary"
+    pair_name: str = "pair"
+    peer_url: str = ""
+    peer_listen: str = "127.0.0.1:9200"
+    timeout: float = DEFAULTS.client_timeout
+    theme: str = "dark"
+
+    def problems(self) -> list[str]:
+        """Every reason these settings cannot be used, in words for the person who typed them."""
+        out = []
+        if not self.station.strip():
+            out.append("Station name: give this workstation a name (it appears in every action's uid).")
+        if not 1 <= len(self.managers) <= 2:
+            out.append("Managers: give one or two manager addresses.")
+        for u in [*self.managers, *self.servers, *([self.peer_url] if self.peer_url else [])]:
+            if not u.startswith(("http://", "https://")) or len(u) < 10:
+                out.append(f"Address {u!r} must start with http:// or https://, e.g. http://10.0.0.5:9100")
+        if self.pair_role not in ("", "primary", "secondary"):
+            out.append("Pair role: choose none, primary or secondary.")
+        if self.pair_role and not self.peer_url:
+            out.append("Pair: a paired console needs the peer console's address.")
+        if not 0.2 <= self.timeout <= 30:
+            out.append("Timeout: choose between 0.2 and 30 seconds.")
+        if self.theme not in ("dark", "light"):
+            out.append("Theme: dark or light.")
+        return out
+
+
+def settings_path() -> Path:
+    return config_dir() / "settings.json"
+
+
+class SettingsError(Exception):
+    pass
+
+
+def load(path: Path | None = None) -> ConsoleSettings:
+    p = path or settings_path()
+    if not p.exists():
+        return ConsoleSettings()
+    mode = p.stat().st_mode
+    if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise SettingsError(f"{p} can be read by other users; it may hold credentials. Fix it with: chmod 600 {p}")
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SettingsError(f"cannot read {p}: {exc}. Fix or delete the file to start with defaults.") from None
+    known = {f.name for f in fields(ConsoleSettings)}
+    s = ConsoleSettings(**{k: v for k, v in data.items() if k in known})
+    problems = s.problems()
+    if problems:
+        raise SettingsError(f"{p}: " + " ".join(problems))
+    return s
+
+
+def save(s: ConsoleSettings, path: Path | None = None) -> Path:
+    problems = s.problems()
+    if problems:
+        raise SettingsError(" ".join(problems))
+    p = path or settings_path()
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(asdict(s), f, indent=2)
+    os.chmod(tmp, 0o600)
+    tmp.replace(p)
+    return p

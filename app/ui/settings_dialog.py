@@ -1,0 +1,92 @@
+"""The settings dialog: manager and server addresses, station name, pair role and peer, timeout, theme;
+validated with clear messages, saved per user with mode 0600. Changes apply at the next start."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .settings import ConsoleSettings, SettingsError, load, save, settings_path
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("SenseTwin settings")
+        try:
+            s = load()
+        except SettingsError:
+            s = ConsoleSettings()
+        self.station = QLineEdit(s.station)
+        self.managers = QLineEdit(", ".join(s.managers))
+        self.servers = QLineEdit(", ".join(s.servers))
+        self.pair_role = QComboBox()
+        for label, value in (("not paired", ""), ("primary", "primary"), ("secondary", "secondary")):
+            self.pair_role.addItem(label, value)
+        self.pair_role.setCurrentIndex(max(0, self.pair_role.findData(s.pair_role)))
+        self.pair_name = QLineEdit(s.pair_name)
+        self.peer_url = QLineEdit(s.peer_url)
+        self.peer_listen = QLineEdit(s.peer_listen)
+        self.timeout = QDoubleSpinBox()
+        self.timeout.setRange(0.2, 30)
+        self.timeout.setValue(s.timeout)
+        self.theme = QComboBox()
+        self.theme.addItems(["dark", "light"])
+        self.theme.setCurrentText(s.theme)
+        form = QFormLayout()
+        for label, w in (
+            ("Station name", self.station),
+            ("Managers (primary, secondary)", self.managers),
+            ("Servers to watch (primary, secondary)", self.servers),
+            ("Pair role", self.pair_role),
+            ("Pair name", self.pair_name),
+            ("Peer console address", self.peer_url),
+            ("Peer link listens on", self.peer_listen),
+            ("Timeout per manager (s)", self.timeout),
+            ("Theme", self.theme),
+        ):
+            form.addRow(label, w)
+        self.error = QLabel("")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #ff7b72;")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.try_save)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(QLabel(f"Saved in {settings_path()} (readable by you only); applied at the next start."))
+        lay.addWidget(self.error)
+        lay.addWidget(buttons)
+
+    def values(self) -> ConsoleSettings:
+        def split(t: str) -> list[str]:
+            return [u.strip().rstrip("/") for u in t.split(",") if u.strip()]
+
+        return ConsoleSettings(
+            self.station.text().strip(),
+            split(self.managers.text()),
+            split(self.servers.text()),
+            str(self.pair_role.currentData()),
+            self.pair_name.text().strip(),
+            self.peer_url.text().strip().rstrip("/"),
+            self.peer_listen.text().strip(),
+            self.timeout.value(),
+            self.theme.currentText(),
+        )
+
+    def try_save(self) -> None:
+        try:
+            save(self.values())
+        except (SettingsError, OSError) as exc:
+            self.error.setText(str(exc))
+            return
+        self.accept()

@@ -1,0 +1,132 @@
+"""RedundancyStrip: always at the top, one tile per part (both servers, both managers, the peer console) with
+colour + symbol + words, a brief flash on change, and a banner when the system runs on its secondary server."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from ..client import SystemView
+
+# level -> symbol shown beside the words (never colour alone)
+SYMBOL = {"ok": "●", "standby": "◐", "warn": "▲", "down": "✖", "unknown": "?"}
+
+
+class StatusTile(QFrame):
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self.setObjectName("StatusTile")
+        self.title = QLabel(title.upper())
+        self.title.setObjectName("TileTitle")
+        self.state = QLabel("? unknown")
+        self.state.setObjectName("TileState")
+        self.detail = QLabel("")
+        self.detail.setObjectName("TileDetail")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(10, 6, 10, 6)
+        lay.setSpacing(1)
+        for w in (self.title, self.state, self.detail):
+            lay.addWidget(w)
+        self.level = "unknown"
+        self._flash = QTimer(self)
+        self._flash.setSingleShot(True)
+        self._flash.timeout.connect(lambda: self._set_prop("flash", "false"))
+        self.setMinimumWidth(170)
+
+    def _set_prop(self, name: str, value: str) -> None:
+        self.setProperty(name, value)
+        self.style().unpolish(self)
+        self.style().polish(self)
+
+    def show_state(self, level: str, words: str, detail: str) -> None:
+        text = f"{SYMBOL.get(level, '?')} {words}"
+        changed = text != self.state.text()
+        self.state.setText(text)
+        self.detail.setText(detail)
+        colour = {"ok": "#5fd38d", "standby": "#7fb0ea", "warn": "#f0c060", "down": "#ff7b72"}.get(level, "#d8dde6")
+        self.state.setStyleSheet(f"color: {colour};")
+        if level != self.level:
+            self.level = level
+            self._set_prop("level", level)
+        if changed:
+            self._set_prop("flash", "true")
+            self._flash.start(900)
+
+
+class RedundancyStrip(QWidget):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tiles = {
+            k: StatusTile(k)
+            for k in ("primary server", "secondary server", "primary manager", "secondary manager", "peer console")
+        }
+        row = QHBoxLayout()
+        row.setSpacing(8)
+        self.badge = QLabel("DEMO")
+        self.badge.setObjectName("DemoBadge")
+        self.badge.setVisible(False)
+        row.addWidget(self.badge)
+        for t in self.tiles.values():
+            row.addWidget(t)
+        self.banner = QLabel("Connecting…")
+        self.banner.setObjectName("Banner")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 6, 8, 4)
+        lay.addLayout(row)
+        lay.addWidget(self.banner)
+
+    def show_view(self, v: SystemView) -> None:
+        for name, s in v.servers.items():
+            level = {"active": "ok", "standby": "standby", "unreachable": "down", "reachable": "warn"}.get(
+                s.state, "unknown"
+            )
+            words = {"unreachable": "DOWN"}.get(s.state, s.state.upper())
+            self.tiles[f"{name} server"].show_state(level, words, f"epoch {s.epoch} · since {s.since or '—'}")
+        for name, m in v.managers.items():
+            if not m.reachable:
+                level, words = "down", "DOWN"
+            elif m.forwarding:
+                level, words = "ok", "EXECUTING"
+            elif m.mode == "failover":
+                level, words = "standby", "FAILOVER"
+            else:
+                level, words = "warn", m.mode.upper()
+            mode = f"{m.mode} mode · " if m.reachable else ""
+            detail = f"{mode}queue {m.queue} · since {m.since or '—'}"
+            self.tiles[f"{name} manager"].show_state(level, words, detail)
+        p = v.peer
+        if not p.configured:
+            self.tiles["peer console"].show_state("unknown", "NOT PAIRED", "single workstation")
+        else:
+            control = "this console has control" if p.in_control else "peer has control"
+            self.tiles["peer console"].show_state(
+                "ok" if p.reachable else "down",
+                ("CONNECTED" if p.reachable else "GONE") + f" · {p.station or '?'}",
+                f"we are {p.role} · {control}",
+            )
+        self._banner(v)
+
+    def _banner(self, v: SystemView) -> None:
+        active = v.active_server
+        executing = v.executing_manager
+        if active is None:
+            text, level = "NO ACTIVE SERVER — actions are held, then refused; check both Sense servers", "bad"
+        elif active.name == "secondary":
+            primary = v.servers.get("primary")
+            why = (
+                "primary unreachable"
+                if primary is None or primary.state == "unreachable"
+                else f"primary {primary.state}"
+            )
+            text, level = f"Running on SECONDARY server since {active.since} — {why}", "bad"
+        elif executing is None:
+            text, level = "NO MANAGER EXECUTING — actions cannot be sent; check both managers", "bad"
+        elif executing.name == "secondary":
+            text, level = f"Primary server active · SECONDARY manager executing since {executing.since}", "bad"
+        else:
+            text, level = f"Normal operation · primary server (epoch {active.epoch}) · primary manager executing", "ok"
+        self.banner.setText(text)
+        if self.banner.property("level") != level:
+            self.banner.setProperty("level", level)
+            self.banner.style().unpolish(self.banner)
+            self.banner.style().polish(self.banner)
