@@ -23,6 +23,7 @@ lint: $(STAMP)
 
 test: lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -o addopts="" tests/gui
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.perf.sim

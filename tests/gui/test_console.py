@@ -1,0 +1,118 @@
+"""The console with real demo processes, offscreen: what an operator does, checked against the journal."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt
+from PySide6.QtGui import QDropEvent
+
+from app.demo import Topology
+from app.ui.main_window import MainWindow
+from app.ui.settings import ConsoleSettings, SettingsError, load, save
+from app.ui.wall import CAMERA_MIME
+from tests.helpers import command, journal_counts
+
+
+def _first_panel(win: MainWindow) -> tuple[Any, str, Any]:
+    _key, mon = next(iter(win.wall.monitors.items()))
+    pid, panel = next(iter(mon.area.panels.items()))
+    return mon, pid, panel
+
+
+def _drop(panel: Any, key: str) -> None:
+    mime = QMimeData()
+    mime.setData(CAMERA_MIME, key.encode())
+    ev = QDropEvent(
+        QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
+    panel.dropEvent(ev)
+
+
+def _camera(win: MainWindow, name: str) -> str:
+    return next(c.key for c in win.site.cameras.values() if c.name == name)
+
+
+def test_drop_a_camera_on_a_panel_shows_it_and_executes_once(window: MainWindow, demo: Topology, qtbot: Any) -> None:
+    mon, pid, panel = _first_panel(window)
+    key = _camera(window, "Fire exit")
+    _drop(panel, key)
+    qtbot.waitUntil(lambda: mon.area.panels[pid].camera.text() == "Fire exit", timeout=5000)
+    counts = journal_counts(demo.journal)
+    assert list(counts.values()) == [1]
+    entry = next(iter(counts))
+    assert entry.startswith("Test-desk-")
+    # The command log shows both managers' answers for it.
+    qtbot.waitUntil(
+        lambda: (
+            window.command_log.rowCount() >= 1
+            and "waiting" not in (window.command_log.item(0, 4).text() + window.command_log.item(0, 5).text())
+        ),
+        timeout=5000,
+    )
+    assert window.command_log.item(0, 3).text() == entry
+    assert "Ok" in window.command_log.item(0, 4).text() and "Ok" in window.command_log.item(0, 5).text()
+    assert window.command_log.item(0, 6).text() == "Ok"
+
+
+def test_recall_a_preset_moves_the_dome(window: MainWindow, demo: Topology, qtbot: Any) -> None:
+    key = _camera(window, "Main gate")
+    window.choose_camera(key)
+    qtbot.waitUntil(lambda: 2 in window.ptz.preset_buttons, timeout=5000)
+    cam = window.site.cameras[key]
+    url = demo.parts["primary server"].url
+
+    def pan() -> str:
+        return command(url, "getPosition", serverid=cam.serverid, cameraid=cam.deviceid).text("pan")
+
+    before = pan()
+    window.ptz.preset_buttons[2].click()
+    qtbot.waitUntil(lambda: pan() != before, timeout=5000)
+    qtbot.waitUntil(lambda: f"pan {pan()}" in window.ptz.position.text(), timeout=5000)
+
+
+def test_switch_a_layout_from_the_monitor_picker(window: MainWindow, demo: Topology, qtbot: Any) -> None:
+    mon, _, _ = _first_panel(window)
+    i = mon.layout_box.findText("3x3")
+    mon.layout_box.setCurrentIndex(i)
+    mon.layout_box.activated.emit(i)
+    qtbot.waitUntil(lambda: len(mon.area.panels) == 9, timeout=5000)
+    st = command(demo.parts["primary server"].url, "getLayoutStatus", divaid=mon.divaid)
+    assert st.text("layoutstatus/divas/diva/monitors/monitor/layout/name") == "3x3"
+
+
+def test_kill_the_primary_server_from_the_demo_menu(window: MainWindow, demo: Topology, qtbot: Any) -> None:
+    window.demo_actions[("primary server", "kill")].trigger()  # type: ignore[attr-defined]
+    tile = window.strip.tiles["secondary server"]
+    qtbot.waitUntil(lambda: "ACTIVE" in tile.state.text(), timeout=2000)
+    assert "DOWN" in window.strip.tiles["primary server"].state.text()
+    assert "Running on SECONDARY server" in window.strip.banner.text()
+    mon, pid, panel = _first_panel(window)
+    _drop(panel, _camera(window, "Canteen"))
+    qtbot.waitUntil(lambda: mon.area.panels[pid].camera.text() == "Canteen", timeout=5000)
+    from app.sim import read_journal
+
+    assert [e["server"] for e in read_journal(demo.journal)] == ["secondary"]
+
+
+def test_settings_round_trip_through_the_config_file(tmp_path: Path) -> None:
+    s = ConsoleSettings(
+        station="Desk 7",
+        managers=["http://10.0.0.5:9100", "http://10.0.0.6:9100"],
+        servers=["http://10.0.0.1"],
+        pair_role="secondary",
+        pair_name="north",
+        peer_url="http://10.0.0.21:9200",
+        timeout=1.5,
+    )
+    p = save(s, tmp_path / "settings.json")
+    assert oct(os.stat(p).st_mode & 0o777) == "0o600"
+    assert load(p) == s
+    os.chmod(p, 0o644)
+    with pytest.raises(SettingsError, match="chmod 600"):
+        load(p)
+    with pytest.raises(SettingsError, match="http://"):
+        save(ConsoleSettings(managers=["10.0.0.5:9100"]), tmp_path / "bad.json")
