@@ -4,6 +4,8 @@ the window, then clean up (tasks, client, demo children) before the loop ends.""
 from __future__ import annotations
 
 import asyncio
+import logging
+import logging.handlers
 import os
 import sys
 from pathlib import Path
@@ -13,7 +15,7 @@ from PySide6.QtGui import QFont, QFontInfo
 from PySide6.QtWidgets import QApplication
 
 from ..client import ClientSettings, PairSettings, RedundantClient
-from ..config import parse_listen
+from ..config import log_dir, parse_listen
 from ..resources_access import read_text
 from . import qtloop
 from .main_window import MainWindow
@@ -78,6 +80,20 @@ async def _screenshot(win: MainWindow, path: Path) -> None:
     win.close()
 
 
+def log_to_file() -> Path:
+    """The console's log: the user log dir, rotated at 5 MB, 3 files kept. No secrets are ever logged."""
+    folder = log_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "console.log"
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=5 * 1024 * 1024, backupCount=3, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    return path
+
+
 def run_console(s: ConsoleSettings, demo: Any = None, screenshot: Path | None = None) -> int:
+    log_to_file()
     app = make_app()
     return qtloop.run(app, run_window(app, s, demo, screenshot))

@@ -88,6 +88,9 @@ class MainWindow(QMainWindow):
             lambda d, m, lid: self.spawn(self.act("selectLayout", divaid=d, monitorindex=m, layoutid=lid))
         )
         self.wall.panelSelected.connect(self._panel_selected)
+        self.wall.multiLayoutPicked.connect(
+            lambda d, mid: self.spawn(self.act("selectMultiLayout", divaid=d, multilayoutid=mid))
+        )
         self.cameras.cameraChosen.connect(self.choose_camera)
         self.ptz.moveRequested.connect(self._ptz_move)
         self.ptz.recall.connect(lambda n: self.spawn(self._preset("gotoPreset", n)))

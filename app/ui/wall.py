@@ -4,6 +4,7 @@ camera on each panel. Drop a camera on a panel to select it there; pick a layout
 Signals (VideoWall):
     cameraDropped(str divaid, int monitor, str layoutid, str panelid, str camera_key)
     layoutPicked(str divaid, int monitor, str layoutid)
+    multiLayoutPicked(str divaid, str multilayoutid)
     panelSelected(str divaid, int monitor, str layoutid, str panelid, str camera_key)
 """
 
@@ -163,6 +164,7 @@ class MonitorWidget(QWidget):
 
 
 class VideoWall(QWidget):
+    multiLayoutPicked = Signal(str, str)  # divaid, multilayoutid
     cameraDropped = Signal(str, int, str, str, str)
     layoutPicked = Signal(str, int, str)
     panelSelected = Signal(str, int, str, str, str)
@@ -189,8 +191,30 @@ class VideoWall(QWidget):
                     w = MonitorWidget(self, v, mon)
                     self.monitors[key] = w
                     if mon.index == 0:
-                        title = QLabel(f"▣ {v.name}")
-                        title.setObjectName("TileTitle")
-                        self.grid.addWidget(title, row * 2, 0)
+                        self.grid.addWidget(self._viewer_header(v), row * 2, 0, 1, 2)
                     self.grid.addWidget(w, row * 2 + 1, mon.index)
                 self.monitors[key].show_monitor(mon)
+
+    def _viewer_header(self, v: ViewerState) -> QWidget:
+        head = QWidget()
+        row = QHBoxLayout(head)
+        row.setContentsMargins(0, 0, 0, 0)
+        title = QLabel(f"▣ {v.name}")
+        title.setObjectName("TileTitle")
+        row.addWidget(title)
+        row.addStretch(1)
+        box = QComboBox()
+        box.setToolTip("Show a multilayout on all monitors of this viewer (selectMultiLayout)")
+        box.addItem("Multilayout…", "")
+        for mid, name, divaid in self.site.multilayouts:
+            if divaid in ("", v.divaid):
+                box.addItem(name, mid)
+        box.activated.connect(lambda i: self._multi(v.divaid, box, i))
+        row.addWidget(box)
+        return head
+
+    def _multi(self, divaid: str, box: QComboBox, i: int) -> None:
+        mid = str(box.itemData(i) or "")
+        box.setCurrentIndex(0)
+        if mid:
+            self.multiLayoutPicked.emit(divaid, mid)

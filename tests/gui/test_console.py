@@ -116,3 +116,15 @@ def test_settings_round_trip_through_the_config_file(tmp_path: Path) -> None:
         load(p)
     with pytest.raises(SettingsError, match="http://"):
         save(ConsoleSettings(managers=["10.0.0.5:9100"]), tmp_path / "bad.json")
+
+
+def test_pick_a_multilayout_for_a_viewer(window: MainWindow, demo: Topology, qtbot: Any) -> None:
+    from PySide6.QtWidgets import QComboBox
+
+    boxes = [b for b in window.wall.findChildren(QComboBox) if b.itemText(0) == "Multilayout…"]
+    assert len(boxes) == 2
+    box = boxes[0]
+    i = next(j for j in range(box.count()) if "incident" in box.itemText(j))
+    box.activated.emit(i)
+    mons = [w for (d, _), w in sorted(window.wall.monitors.items()) if d == next(iter(window.wall.monitors))[0]]
+    qtbot.waitUntil(lambda: [len(m.area.panels) for m in mons] == [1, 6], timeout=5000)
