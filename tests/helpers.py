@@ -90,3 +90,14 @@ def manager_status(base: str) -> Result | None:
 def manager_field(base: str, path: str) -> str:
     r = manager_status(base)
     return "down" if r is None else r.text(f"managerstatus/{path}")
+
+
+def wall_target(base: str) -> dict[str, str]:
+    """divaid, layoutid and panelid of the first panel of the first monitor: a valid selectCamera target."""
+    d = command(base, "getLayoutStatus").root.find("layoutstatus/divas/diva")
+    assert d is not None
+    return {
+        "divaid": d.findtext("divaid") or "",
+        "layoutid": d.findtext("monitors/monitor/layout/layoutid") or "",
+        "panelid": d.findtext("monitors/monitor/layout/panels/panel/panelid") or "",
+    }

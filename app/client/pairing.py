@@ -11,7 +11,6 @@ seen (a replay), or malformed is refused with 400/409 and a reason; a refused ac
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import re
@@ -24,6 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from ..config import DEFAULTS, LOOPBACK
+from ..tasks import cancel_and_wait
 from .http import HttpLink, LinkError
 
 log = logging.getLogger(__name__)
@@ -84,11 +84,7 @@ class PairLink:
         self._tasks.add(asyncio.create_task(self._watch_gone(), name="peer-gone"))
 
     async def close(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await cancel_and_wait(list(self._tasks))
         if self._runner:
             await self._runner.cleanup()
 

@@ -4,7 +4,6 @@ other answer still recorded; reads to the manager that executes now; a live Syst
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -14,6 +13,7 @@ from typing import Any
 
 from ..config import DEFAULTS
 from ..sense import Result, SenseError, classify, encode, parse_result
+from ..tasks import cancel_and_wait
 from .http import HttpLink, LinkError, MaybeSent
 from .outcome import NOT_FINAL, ManagerAnswer, Outcome
 from .pairing import PairLink, PairSettings
@@ -64,11 +64,7 @@ class RedundantClient:
             await self.pair.start()
 
     async def close(self) -> None:
-        for t in list(self._tasks):
-            t.cancel()
-        for t in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await cancel_and_wait(list(self._tasks))
         if self.pair:
             await self.pair.close()
         await self.watch.close()

@@ -4,7 +4,6 @@ a SystemView that subscribers hear about as it changes, with a reason."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from typing import Any
 
 from ..config import DEFAULTS
 from ..sense import SenseError, encode, parse_result, parse_xml
+from ..tasks import cancel_and_wait
 from .http import HttpLink, LinkError
 from .view import Change, ManagerState, ServerState, SystemView, now_text
 
@@ -78,11 +78,7 @@ class SystemWatch:
         self._tasks.append(asyncio.create_task(self._follow_events(), name="watch-events"))
 
     async def close(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await cancel_and_wait(self._tasks)
 
     def emit(self, changes: list[Change]) -> None:
         if not changes:

@@ -10,7 +10,6 @@ after fencing the primary and reading its feed up to the fence.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import logging
 import re
@@ -21,6 +20,7 @@ from typing import Any
 from ..config import DEFAULTS
 from ..sense import Command, CommandRequest, ResultCode, SenseError, encode, error_xml, parse_result, result_xml
 from ..sense.events import EventLog, utc_now
+from ..tasks import cancel_and_wait
 from .dedup import DedupStore, EntryState
 from .feed import FeedRecord, StatusFeed
 from .peer import PeerLink, PeerState
@@ -102,11 +102,7 @@ class Manager:
         self._watch = asyncio.create_task(self._watch_queue(), name="queue-watch")
 
     async def close(self) -> None:
-        for t in [*self._tasks, *([self._watch] if self._watch else [])]:
-            t.cancel()
-        for t in [*self._tasks, *([self._watch] if self._watch else [])]:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await cancel_and_wait([*self._tasks, self._watch])
         if self.peer:
             await self.peer.close()
         await self.servers.close()

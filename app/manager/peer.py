@@ -8,7 +8,6 @@ mode or unreachable. A poll's send time counts, not its arrival: an answer read 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from ..tasks import cancel_and_wait
 from .feed import FeedRecord, record_from_json
 
 log = logging.getLogger(__name__)
@@ -55,10 +55,7 @@ class PeerLink:
         self._task = asyncio.create_task(self._run(), name="peer-follower")
 
     async def close(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait([self._task])
         if self._session:
             await self._session.close()
 

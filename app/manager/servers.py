@@ -17,6 +17,7 @@ import aiohttp
 
 from ..http_service import upstream_session
 from ..sense import ResultCode, SenseError, XmlError, parse_result, parse_xml
+from ..tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 MAX_ANSWER_BYTES = 8 * 1024 * 1024
@@ -64,10 +65,7 @@ class ServerFollower:
         self._task = asyncio.create_task(self._run(), name="server-follower")
 
     async def close(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait([self._task])
         if self._session:
             await self._session.close()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from typing import Any
@@ -16,6 +15,7 @@ from ..http_service import sense_errors, serve, xml_response
 from ..sense import ResultCode, SenseError, classify, decode, el, fields, parse_result, result_xml, to_bytes
 from ..sense.catalogue import validate
 from ..sense.events import EventLog, answer_get_events, utc_now
+from ..tasks import cancel_and_wait
 from .core import Manager
 from .feed import record_to_json
 from .settings import ManagerSettings, Role
@@ -37,10 +37,7 @@ class ManagerService:
         self._follow = asyncio.create_task(self._follow_server_events(), name="server-events")
 
     async def close(self) -> None:
-        if self._follow:
-            self._follow.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._follow
+        await cancel_and_wait([self._follow])
         await self.manager.close()
 
     # -- Sense API -------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 
 from ..sense import ResultCode, SenseError, parse_xml
+from ..tasks import cancel_and_wait
 from .world import World
 
 log = logging.getLogger(__name__)
@@ -111,10 +112,7 @@ class Pair:
         self._task = asyncio.create_task(self._run(), name="pair-heartbeat")
 
     async def close(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait([self._task])
         if self._session:
             await self._session.close()
 

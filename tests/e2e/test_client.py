@@ -10,7 +10,7 @@ from typing import Any
 from app.client import ClientSettings, RedundantClient, SystemView
 from app.client.view import Change
 from app.demo import Topology
-from tests.helpers import command, journal_counts, wait_for
+from tests.helpers import command, journal_counts, wait_for, wall_target
 
 
 def _settings(topo: Topology, station: str = "desk1") -> ClientSettings:
@@ -22,13 +22,7 @@ def _settings(topo: Topology, station: str = "desk1") -> ClientSettings:
 
 
 def _wall(url: str) -> dict[str, str]:
-    d = command(url, "getLayoutStatus").root.find("layoutstatus/divas/diva")
-    m = d.find("monitors/monitor")  # type: ignore[union-attr]
-    return {
-        "divaid": d.findtext("divaid"),
-        "layoutid": m.findtext("layout/layoutid"),  # type: ignore[union-attr,dict-item]
-        "panelid": m.findtext("layout/panels/panel/panelid"),
-    }  # type: ignore[union-attr,dict-item]
+    return wall_target(url)
 
 
 def with_client(topo: Topology, body: Callable[[RedundantClient], Awaitable[Any]]) -> Any:

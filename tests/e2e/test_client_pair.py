@@ -10,7 +10,7 @@ import pytest
 from app.demo import Topology, free_port
 from app.sim import read_journal
 from tests.console_process import ConsoleProcess
-from tests.helpers import command, journal_counts, wait_for
+from tests.helpers import journal_counts, wait_for, wall_target
 
 
 @pytest.fixture
@@ -66,13 +66,7 @@ def pair(system: Topology) -> Iterator[tuple[ConsoleProcess, ConsoleProcess]]:
 
 
 def _wall(system: Topology) -> dict[str, str]:
-    d = command(system.parts["primary manager"].url, "getLayoutStatus").root.find("layoutstatus/divas/diva")
-    m = d.find("monitors/monitor")  # type: ignore[union-attr]
-    return {
-        "divaid": d.findtext("divaid"),
-        "layoutid": m.findtext("layout/layoutid"),  # type: ignore[union-attr,dict-item]
-        "panelid": m.findtext("layout/panels/panel/panelid"),
-    }  # type: ignore[union-attr,dict-item]
+    return wall_target(system.parts["primary manager"].url)
 
 
 def test_a_hundred_actions_on_each_console_mirrored_execute_two_hundred_times(

@@ -9,17 +9,11 @@ import httpx
 
 from app.demo import Topology
 from app.sim import read_journal
-from tests.helpers import acommand, command, journal_counts, manager_field, wait_for
+from tests.helpers import acommand, command, journal_counts, manager_field, wait_for, wall_target
 
 
 def _wall(url: str) -> dict[str, str]:
-    d = command(url, "getLayoutStatus").root.find("layoutstatus/divas/diva")
-    m = d.find("monitors/monitor")  # type: ignore[union-attr]
-    return {
-        "divaid": d.findtext("divaid"),
-        "layoutid": m.findtext("layout/layoutid"),  # type: ignore[union-attr,dict-item]
-        "panelid": m.findtext("layout/panels/panel/panelid"),
-    }  # type: ignore[union-attr,dict-item]
+    return wall_target(url)
 
 
 def _select(w: dict[str, str], n: int) -> dict[str, str]:

@@ -14,20 +14,13 @@ import pytest
 from app.demo import Topology, free_port
 from app.demo.topology import Part
 from app.sense import parse_result
-from tests.helpers import acommand, command, journal_counts, manager_field, raw, wait_for
+from tests.helpers import acommand, command, journal_counts, manager_field, raw, wait_for, wall_target
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _wall(url: str) -> dict[str, str]:
-    d = command(url, "getLayoutStatus").root.find("layoutstatus/divas/diva")
-    m = d.find("monitors/monitor")  # type: ignore[union-attr]
-    return {
-        "divaid": d.findtext("divaid"),
-        "layoutid": m.findtext("layout/layoutid"),  # type: ignore[union-attr,dict-item]
-        "panelid": m.findtext("layout/panels/panel/panelid"),
-        "cameraview": "cameraid:101",
-    }  # type: ignore[union-attr,dict-item]
+    return {**wall_target(url), "cameraview": "cameraid:101"}
 
 
 @pytest.mark.parametrize(
@@ -90,6 +83,30 @@ def _fake(topo: Topology, mode: str, *extra: str, name: str = "") -> Part:
     return part
 
 
+def _manager_on(topo: Topology, tmp_path: Path, servers: str, *extra: str) -> Part:
+    """A primary manager on the given server address(es), started, and seeing an active server."""
+    port = free_port()
+    m = topo.add(
+        "primary manager",
+        [
+            "manager",
+            "--role",
+            "primary",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--servers",
+            servers,
+            "--state-dir",
+            str(tmp_path / "state"),
+            *extra,
+        ],
+        f"http://127.0.0.1:{port}",
+    )
+    m.start()
+    wait_for(lambda: manager_field(m.url, "activeservername") != "", 10, "manager sees an active server")
+    return m
+
+
 def _start_fake(part: Part) -> None:
     import subprocess
 
@@ -106,23 +123,7 @@ def test_a_server_answering_garbage_or_hanging_gives_clean_errors(tmp_path: Path
     with Topology.create(tmp_path) as topo:
         fake = _fake(topo, mode)
         _start_fake(fake)
-        port = free_port()
-        m = topo.add(
-            "primary manager",
-            [
-                "manager",
-                "--role",
-                "primary",
-                "--listen",
-                f"127.0.0.1:{port}",
-                "--servers",
-                fake.url,
-                "--state-dir",
-                str(tmp_path / "state"),
-            ],
-            f"http://127.0.0.1:{port}",
-        )
-        m.start()
+        m = _manager_on(topo, tmp_path, fake.url)
         wait_for(lambda: manager_field(m.url, "activeservername") == "primary", 10, "manager sees the fake server")
         t = time.monotonic()
         act = command(m.url, "setRelativePosition", uid="garbled-1", cameraid=1, pan=10, timeout=10)
@@ -144,26 +145,8 @@ def test_a_peer_feed_of_garbage_does_not_stop_the_primary(tmp_path: Path, mode: 
         topo.wait_ready()
         fake = _fake(topo, mode)
         _start_fake(fake)
-        port = free_port()
         servers = ",".join(topo.parts[f"{r} server"].url for r in ("primary", "secondary"))
-        m = topo.add(
-            "primary manager",
-            [
-                "manager",
-                "--role",
-                "primary",
-                "--listen",
-                f"127.0.0.1:{port}",
-                "--servers",
-                servers,
-                "--peer",
-                fake.url,
-                "--state-dir",
-                str(tmp_path / "state"),
-            ],
-            f"http://127.0.0.1:{port}",
-        )
-        m.start()
+        m = _manager_on(topo, tmp_path, servers, "--peer", fake.url)
         wait_for(lambda: manager_field(m.url, "activeservername") == "primary", 10, "manager ready")
         assert command(m.url, "selectCamera", uid="g-1", timeout=5, **_wall(m.url)).ok
         assert manager_field(m.url, "peer/mode") == "garbled"
@@ -174,24 +157,8 @@ def test_a_server_active_with_a_lower_epoch_than_seen_is_never_used(tmp_path: Pa
     with Topology.create(tmp_path) as topo:
         new = _fake(topo, "ok", "--epoch", "4", name="new active")
         _start_fake(new)
-        port = free_port()
         stale = _fake(topo, "ok", "--epoch", "3", name="stale active")
-        m = topo.add(
-            "primary manager",
-            [
-                "manager",
-                "--role",
-                "primary",
-                "--listen",
-                f"127.0.0.1:{port}",
-                "--servers",
-                f"{stale.url},{new.url}",
-                "--state-dir",
-                str(tmp_path / "s"),
-            ],
-            f"http://127.0.0.1:{port}",
-        )
-        m.start()
+        m = _manager_on(topo, tmp_path, f"{stale.url},{new.url}")
         wait_for(lambda: manager_field(m.url, "activeservername") == "secondary", 10, "manager on the epoch-4 server")
         _start_fake(stale)  # the primary comes back claiming to be active, with epoch 3
         wait_for(lambda: manager_field(m.url, "servers/server/state") == "active", 5, "stale server seen")
@@ -209,23 +176,7 @@ def test_upstream_never_resends_an_action_whose_connection_dropped(tmp_path: Pat
     with Topology.create(tmp_path) as topo:
         fake = _fake(topo, "drop", "--count-file", str(count))
         _start_fake(fake)
-        port = free_port()
-        m = topo.add(
-            "primary manager",
-            [
-                "manager",
-                "--role",
-                "primary",
-                "--listen",
-                f"127.0.0.1:{port}",
-                "--servers",
-                fake.url,
-                "--state-dir",
-                str(tmp_path / "state"),
-            ],
-            f"http://127.0.0.1:{port}",
-        )
-        m.start()
+        m = _manager_on(topo, tmp_path, fake.url)
         wait_for(lambda: manager_field(m.url, "activeservername") == "primary", 10, "manager sees the server")
         for i in range(3):  # the first request opens the connection; later ones reuse kept-alive connections
             r = command(m.url, "setRelativePosition", uid=f"drop-{i}", cameraid=1, pan=10, timeout=10)

@@ -44,3 +44,11 @@ def test_manager_command_line_errors_are_messages_not_tracebacks(tmp_path: Path)
         main(["manager", "--role", "primary", "--servers", "ftp://x", "--state-dir", str(tmp_path)])
     with pytest.raises(SystemExit, match="cannot read config file"):
         main(["manager", "--config", str(tmp_path / "missing.toml")])
+
+
+@pytest.mark.parametrize("role", ["primary", "secondary"])
+def test_shipped_example_configs_are_valid(role: str) -> None:
+    f = Path(__file__).resolve().parents[2] / "packaging" / "config" / f"manager-{role}.toml"
+    s = ManagerSettings(**load_toml(f))
+    s.check()
+    assert s.role.value == role and len(s.servers) == 2 and s.peer_url
