@@ -60,7 +60,9 @@ class ServerFollower:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._session = upstream_session(connector=aiohttp.TCPConnector(limit=64))
+        # No kept-alive connections: a dead server then refuses the connection ("not sent"), where a pooled
+        # connection would fail after the request was written ("maybe sent") and make an action in doubt.
+        self._session = upstream_session(connector=aiohttp.TCPConnector(limit=64, force_close=True))
         await self.refresh()
         self._task = asyncio.create_task(self._run(), name="server-follower")
 
@@ -165,6 +167,7 @@ class ServerFollower:
                 await self.refresh()
                 continue
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                await self.refresh()  # the next attempt goes where the servers now say
                 raise MaybeSent.of(
                     ResultCode.UPSTREAM_FAILED,
                     f"{target.label} took the command but gave no answer ({type(exc).__name__})",
@@ -205,7 +208,7 @@ class ServerFollower:
                     timeout=aiohttp.ClientTimeout(total=self.timeout),
                 ) as r:
                     res = parse_result(await r.content.read(65536))
-            except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError):
+            except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
                 target.reachable = False
                 await self.refresh()
                 if self._active is target:
