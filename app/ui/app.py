@@ -28,12 +28,12 @@ def display_available() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def make_app() -> QApplication:
+def make_app(theme: str = "dark") -> QApplication:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("SenseTwin")
     app.setQuitOnLastWindowClosed(False)
-    app.setStyleSheet(read_text("themes", "dark.qss"))
+    app.setStyleSheet(read_text("themes", f"{theme if theme in ('dark', 'light') else 'dark'}.qss"))
     return app
 
 
@@ -95,5 +95,5 @@ def log_to_file() -> Path:
 
 def run_console(s: ConsoleSettings, demo: Any = None, screenshot: Path | None = None) -> int:
     log_to_file()
-    app = make_app()
+    app = make_app(s.theme)
     return qtloop.run(app, run_window(app, s, demo, screenshot))

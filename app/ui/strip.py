@@ -43,11 +43,12 @@ class StatusTile(QFrame):
         changed = text != self.state.text()
         self.state.setText(text)
         self.detail.setText(detail)
-        colour = {"ok": "#5fd38d", "standby": "#7fb0ea", "warn": "#f0c060", "down": "#ff7b72"}.get(level, "#d8dde6")
-        self.state.setStyleSheet(f"color: {colour};")
         if level != self.level:
             self.level = level
             self._set_prop("level", level)
+            self.state.setProperty("level", level)  # the theme's QSS colours the words by level
+            self.state.style().unpolish(self.state)
+            self.state.style().polish(self.state)
         if changed:
             self._set_prop("flash", "true")
             self._flash.start(900)
