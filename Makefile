@@ -26,7 +26,7 @@ test: lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -o addopts="" tests/gui
 
 bench: $(STAMP)
-	$(BIN)/python -m tests.perf.sim
+	$(BIN)/python -m tests.perf.report
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info

@@ -18,6 +18,7 @@ class Defaults:
 
     heartbeat_interval: float = 0.2  # J: the standby server checks the active one this often
     heartbeat_misses: int = 3  # this many missed checks in a row = the peer is down
+    startup_grace: float = 3.0  # a server that has never seen its peer waits this long before taking over
     replicate_timeout: float = 0.25  # an active server waits this long to copy its state to the standby
     manager_queue_timeout: float = 1.5  # a queued command older than this switches a secondary to normal mode
     client_timeout: float = 2.0  # the console's per-manager timeout

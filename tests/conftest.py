@@ -26,6 +26,7 @@ def sim_pair(tmp_path: Path) -> Iterator[Topology]:
     with topo:
         topo.start_all()
         topo.wait_ready()
+        topo.wait_settled()
         yield topo
 
 

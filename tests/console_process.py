@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.demo.topology import _die_with_parent
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -25,6 +27,7 @@ class ConsoleProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
+            preexec_fn=_die_with_parent,  # no orphaned consoles if a test run is killed
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -41,8 +44,11 @@ class ConsoleProcess:
 
     def send(self, **msg: Any) -> None:
         assert self.proc.stdin is not None
-        self.proc.stdin.write((json.dumps(msg) + "\n").encode())
-        self.proc.stdin.flush()
+        try:
+            self.proc.stdin.write((json.dumps(msg) + "\n").encode())
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            raise RuntimeError(f"console process ended with status {self.proc.wait()}") from None
 
     def act(self, command: str, tag: str = "", **params: Any) -> None:
         self.send(op="act", command=command, params={k: str(v) for k, v in params.items()}, tag=tag)

@@ -1,9 +1,10 @@
 """`sensetwin client`: the redundant client without a window, driven by JSON lines on stdin.
 
-In:  {"op": "act", "command": "selectCamera", "params": {...}}   {"op": "view"}   {"op": "quit"}
+In:  {"op": "act", "command": "selectCamera", "params": {...}}   {"op": "read", ...}   {"op": "view"}   {"op": "quit"}
 Out: {"outcome": {...}} when an action has its answer, {"late": {...}} when the other manager's answer
      arrives, {"change": {"part", "text", "at"}} for every change of the system view, {"view": {...}},
-     {"ready": {"peer_port": N}} once started, {"error": "..."} for a line it cannot use.
+     {"read": {"ok", "errorcode"}}, {"ready": {"peer_port": N}} once started, {"error": "..."} for a line it
+     cannot use.
 Used by the end-to-end tests and the fault-injection suite, and handy for scripting a control room.
 """
 
@@ -16,7 +17,7 @@ import sys
 from typing import Any
 
 from .outcome import Outcome
-from .redundant import ClientSettings, RedundantClient
+from .redundant import ActionError, ClientSettings, RedundantClient
 from .view import Change
 
 
@@ -52,6 +53,13 @@ async def run(settings: ClientSettings) -> int:
         o = await client.act(str(msg["command"]), **dict(msg.get("params", {})))
         _out({"outcome": {**o.as_dict(), "tag": msg.get("tag")}})
 
+    async def read(msg: dict[str, Any]) -> None:
+        try:
+            r = await client.read(str(msg["command"]), **dict(msg.get("params", {})))
+            _out({"read": {"ok": r.ok, "errorcode": r.errorcode, "tag": msg.get("tag")}})
+        except (ActionError, ValueError) as exc:
+            _out({"read": {"ok": False, "error": str(exc), "tag": msg.get("tag")}})
+
     try:
         while True:
             line = await reader.readline()
@@ -67,6 +75,10 @@ async def run(settings: ClientSettings) -> int:
                 break
             if op == "view":
                 _out({"view": dataclasses.asdict(client.view), "summary": client.view.summary()})
+            elif op == "read" and isinstance(msg.get("command"), str):
+                t = asyncio.create_task(read(msg))
+                tasks.add(t)
+                t.add_done_callback(tasks.discard)
             elif op == "act" and isinstance(msg.get("command"), str):
                 t = asyncio.create_task(act(msg))
                 tasks.add(t)

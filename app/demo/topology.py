@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import xml.etree.ElementTree as ET  # our own services' answers on loopback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -210,6 +211,33 @@ class Topology:
     def wait_ready(self, timeout: float = 15.0) -> None:
         for p in self.parts.values():
             self.wait_until(p.answers, timeout, f"{p.name} answering on {p.url}")
+
+    def wait_settled(self, timeout: float = 20.0) -> None:
+        """Wait until the primary server is active and the secondary standby (and, with managers, the primary
+        manager forwards while the secondary is in failover mode): the state every run starts from."""
+
+        def field(url: str, query: str, path: str) -> str:
+            try:
+                with urllib.request.urlopen(f"{url}/{query}", timeout=0.5) as r:
+                    return ET.fromstring(r.read()).findtext(path) or ""
+            except (OSError, ValueError, ET.ParseError):
+                return ""
+
+        def settled() -> bool:
+            p = self.parts
+            ok = (
+                field(p["primary server"].url, "info", "state") == "active"
+                and field(p["secondary server"].url, "info", "state") == "standby"
+            )
+            if ok and "primary manager" in p:
+                status = "command?command=getManagerStatus"
+                ok = (
+                    field(p["primary manager"].url, status, "managerstatus/forwarding") == "true"
+                    and field(p["secondary manager"].url, status, "managerstatus/mode") == "failover"
+                )
+            return ok
+
+        self.wait_until(settled, timeout, "primary server active and managers in their normal roles")
 
     def __enter__(self) -> Topology:
         return self

@@ -255,9 +255,18 @@ class Manager:
             acked = await self.feed.wait_acked(started_seq, self.s.peer_lease)
             log.debug("uid %s seq %d acked=%s after %.1f ms", uid, started_seq, acked, (loop.time() - t0) * 1000)
             if not acked:
+                # The peer is alive but cannot read our feed (a one-way cut of E): sending now could let it send the
+                # same uid too. Withdraw the claim (nothing was sent) and let the action wait; the peer takes it
+                # over, or we try again once it reads us.
                 log.warning(
-                    "peer manager did not confirm uid %s within %.1f s; forwarding anyway", uid, self.s.peer_lease
+                    "peer manager did not confirm uid %s within %.1f s; not sent, kept waiting", uid, self.s.peer_lease
                 )
+                self.inflight.pop(uid, None)
+                self.store.forget(uid)
+                self.feed.publish("dropped", uid, p.cmd.name, params, self.role.value)
+                if not p.future.done():
+                    self.pending[uid] = p
+                return
         query = encode(p.req.command, p.req.params, uid)
         deadline = loop.time() + self.s.hold_timeout
         body = b""
@@ -378,6 +387,11 @@ class Manager:
         if mode is self.state.mode:
             return
         self.state.mode, self.state.since, self.state.reason = mode, utc_now(), reason
+        if mode is Mode.FAILOVER:
+            # What waits now waits for the primary afresh: without this an old queue flips us straight back.
+            now = asyncio.get_running_loop().time()
+            for q in self.pending.values():
+                q.at = now
         self.feed.publish("mode", "", mode.value, "", self.role.value)
         self._event("ManagerMode", f"{self.role.value} manager switched to {mode.value} mode: {reason}", mode.value)
         self.pump()

@@ -20,6 +20,7 @@ from typing import Any
 
 import aiohttp
 
+from ..config import DEFAULTS
 from ..sense import ResultCode, SenseError, parse_xml
 from ..tasks import cancel_and_wait
 from .world import World
@@ -51,6 +52,7 @@ class PairSettings:
     failback: Failback
     replicate_timeout: float
     state_file: Path | None = None
+    startup_grace: float = DEFAULTS.startup_grace
 
 
 @dataclass
@@ -98,6 +100,8 @@ class Pair:
         self._task: asyncio.Task[None] | None = None
         self._peer_acked_event = 0
         self.highest_seen = 0
+        self._peer_seen = False
+        self._started = 0.0
         if self.settings.state_file and self.settings.state_file.exists():
             with contextlib.suppress(ValueError, OSError, KeyError):
                 self.epoch = int(json.loads(self.settings.state_file.read_text())["epoch"])
@@ -105,6 +109,7 @@ class Pair:
     # -- life cycle ------------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._started = asyncio.get_running_loop().time()
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.settings.interval * 0.75))
         if self.settings.peer_url is None:
             self._become(State.ACTIVE, self._next_epoch(), "no peer configured")
@@ -166,6 +171,7 @@ class Pair:
                 0,
             )
             self._seen(self.peer.epoch)
+            self._peer_seen = True
         except (aiohttp.ClientError, TimeoutError, SenseError, ValueError, OSError):
             self.peer.reachable = False
             self.peer.misses += 1
@@ -196,7 +202,9 @@ class Pair:
                 await self.replicate()
             return
         if not peer.reachable:
-            if peer.misses >= s.misses:
+            # A peer never seen yet is more likely still booting than dead: give it the start-up grace.
+            booting = not self._peer_seen and asyncio.get_running_loop().time() - self._started < s.startup_grace
+            if peer.misses >= s.misses and not booting:
                 self._become(
                     State.ACTIVE,
                     self._next_epoch(),

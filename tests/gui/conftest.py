@@ -56,6 +56,7 @@ def demo(tmp_path: Path) -> Iterator[Topology]:
     with topo:
         topo.start_all()
         topo.wait_ready()
+        topo.wait_settled()
         yield topo
 
 

@@ -112,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         topo.add_managers()
         topo.start_all()
         topo.wait_ready()
+        topo.wait_settled()
         figures = asyncio.run(measure(topo, a.actions, a.kills))
     for k, v in figures.items():
         print(f"{k:>24}: {v}")

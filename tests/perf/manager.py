@@ -13,7 +13,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import aiohttp
@@ -41,15 +40,6 @@ lookup = (time.perf_counter() - t) / max(1, len(range(0, n, max(1, n // 10000)))
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(len(store), took, lookup, (after - before) / 1024, path.stat().st_size / 2**20, hits)
 """
-
-
-def _ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url + "/command?command=getManagerStatus", timeout=1) as r:
-            res = parse_result(r.read())
-        return res.text("managerstatus/forwarding") == "true"
-    except OSError:
-        return False
 
 
 async def _actions(url: str, seconds: float, tag: str) -> dict[str, float]:
@@ -114,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         topo.start_all()
         topo.wait_ready()
         pm = topo.parts["primary manager"].url
-        topo.wait_until(lambda: _ready(pm), 15, "primary manager forwarding")
+        topo.wait_settled()
         figures: dict[str, object] = {}
         figures.update(asyncio.run(_actions(topo.parts["primary server"].url, a.seconds, "direct")))
         figures.update(asyncio.run(_actions(pm, a.seconds, "manager")))

@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         topo.add_sims()
         topo.start_all()
         topo.wait_ready()
-        _wait(lambda: _state(topo.parts["primary server"].url) == "active", 10, "primary active")
+        topo.wait_settled()
         figures: dict[str, object] = dict(asyncio.run(throughput(topo.parts["primary server"].url, a.seconds)))
         t = takeovers(topo, a.kills)
         figures.update(kills=len(t), takeover_ms_p50=ms(pct(t, 50)), takeover_ms_max=ms(max(t)))

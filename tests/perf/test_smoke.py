@@ -21,3 +21,18 @@ def test_benchmark_smoke_run_prints_a_json_summary(bench: str) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     last = json.loads(proc.stdout.strip().splitlines()[-1])
     assert last["benchmark"] == bench
+
+
+def test_chaos_smoke_run_finds_nothing_lost_or_doubled() -> None:
+    """About 100 actions and 5 faults: fails if the checker finds a lost or doubled action."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.perf.chaos", "--smoke", "--seed", "7"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    last = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert last["benchmark"] == "chaos" and last["actions"] == 100 and last["faults"] >= 3
+    assert last["lost"] == 0 and last["duplicated_nonidempotent"] == 0, proc.stdout[-3000:]
+    assert proc.returncode == 0, proc.stderr[-3000:]

@@ -1,0 +1,166 @@
+"""`make bench`: run every benchmark in tests/perf and write docs/benchmarks.md with the machine, the date and each
+figure; times are given as ratios against the baselines measured in the same run (a direct call to the sim).
+
+    python -m tests.perf.report [--out docs/benchmarks.md] [--chaos-seeds 1,2,3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+REUSE: Path | None = None
+
+
+def run(module: str, *args: str) -> dict[str, Any]:
+    if REUSE is not None:  # figures of runs made earlier: the last JSON line of REUSE/<module>[_<seed>].txt
+        name = f"{module}_{args[-1]}" if module == "chaos" else module
+        lines = [x for x in (REUSE / f"{name}.txt").read_text().splitlines() if x.startswith("{")]
+        return dict(json.loads(lines[-1]))
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run(
+        [sys.executable, "-m", f"tests.perf.{module}", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    lines = [x for x in proc.stdout.strip().splitlines() if x.startswith("{")]
+    if not lines:
+        raise SystemExit(f"benchmark {module} printed no summary:\n{proc.stderr[-2000:]}")
+    print(lines[-1], flush=True)
+    return dict(json.loads(lines[-1]))
+
+
+def table(rows: list[tuple[str, object]]) -> str:
+    return "| figure | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
+    ap.add_argument("--chaos-seeds", default="1,2,3")
+    ap.add_argument("--reuse", type=Path, help="take each figure from DIR/<benchmark>.txt instead of running it")
+    a = ap.parse_args(argv)
+    global REUSE
+    REUSE = a.reuse
+    sim, man, cli, ui = run("sim"), run("manager"), run("client"), run("ui")
+    chaos = [run("chaos", "--actions", "1000", "--seed", s) for s in a.chaos_seeds.split(",") if s]
+    cpu = platform.processor() or platform.machine()
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+        model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
+    md = [
+        f"# SenseTwin benchmarks\n\nMeasured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {model}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}. "
+        "Everything on loopback, every part a real process. Times are compared with baselines measured in the same "
+        "run (a direct call to the simulated server), so the ratios carry over to other machines better than the "
+        "milliseconds do. Produced by `make bench` (`python -m tests.perf.report`).\n"
+    ]
+    md.append("## Simulated server (`tests/perf/sim.py`)\n")
+    md.append(
+        table(
+            [
+                ("reads/s, 1 / 8 concurrent", f"{sim['reads_per_s_c1']} / {sim['reads_per_s_c8']}"),
+                (
+                    "actions/s, 1 / 8 concurrent (journal + copy to the standby)",
+                    f"{sim['actions_per_s_c1']} / {sim['actions_per_s_c8']}",
+                ),
+                ("action p50 / p99, sequential", f"{sim['action_p50_ms_c1']} / {sim['action_p99_ms_c1']} ms"),
+                (
+                    f"takeover after kill -9 over {sim['kills']} kills, p50 / max",
+                    f"{sim['takeover_ms_p50']} / {sim['takeover_ms_max']} ms (200 ms heartbeat, 3 misses)",
+                ),
+            ]
+        )
+    )
+    md.append("\n## Manager (`tests/perf/manager.py`)\n")
+    md.append(
+        table(
+            [
+                (
+                    "action p50 through the primary manager ÷ direct to the sim, sequential",
+                    f"**{man['ratio_p50_c1']}×** ({man['manager_p50_ms_c1']} vs {man['direct_p50_ms_c1']} ms)",
+                ),
+                (
+                    "actions/s through the manager ÷ direct, sequential / 8 concurrent",
+                    f"{man['ratio_throughput_c1']}× / {man['ratio_throughput_c8']}×",
+                ),
+                (
+                    "manager p99, sequential / 8 concurrent",
+                    f"{man['manager_p99_ms_c1']} / {man['manager_p99_ms_c8']} ms",
+                ),
+                (
+                    f"dedup store with {man['dedup_uids']:,} uids: RSS growth / file",
+                    f"{man['dedup_rss_growth_mib']} MiB / {man['dedup_file_mib']} MiB",
+                ),
+                ("dedup insert / lookup", f"{man['dedup_insert_us_per_uid']} / {man['dedup_lookup_us']} µs"),
+            ]
+        )
+    )
+    md.append("\n## Redundant client (`tests/perf/client.py`)\n")
+    md.append(
+        table(
+            [
+                (
+                    "act() to both managers ÷ one direct call to the sim, p50 / p99",
+                    f"**{cli['ratio_p50']}×** / {cli['ratio_p99']}× "
+                    f"({cli['act_p50_ms']} vs {cli['direct_p50_ms']} ms p50)",
+                ),
+                (
+                    "killed manager → SystemView shows it down, p50 / max",
+                    f"{cli['manager_down_ms_p50']} / {cli['manager_down_ms_max']} ms",
+                ),
+                (
+                    "restarted manager → shown back, p50 / max",
+                    f"{cli['manager_back_ms_p50']} / {cli['manager_back_ms_max']} ms",
+                ),
+                (
+                    "killed primary server → SystemView shows the secondary active, p50 / max",
+                    f"{cli['server_takeover_ms_p50']} / {cli['server_takeover_ms_max']} ms",
+                ),
+            ]
+        )
+    )
+    md.append("\n## Console (`tests/perf/ui.py`)\n")
+    md.append(
+        table(
+            [
+                ("start to a connected window showing the wall", f"{ui['startup_ms']} ms"),
+                (
+                    f"longest UI-thread stall during {ui['actions']} actions",
+                    f"{ui['stall_ms_actions']} ms (target < 50)",
+                ),
+                ("longest UI-thread stall during a failover", f"{ui['stall_ms_failover']} ms (target < 50)"),
+            ]
+        )
+    )
+    md.append("\n## Exactly once under faults (`tests/perf/chaos.py`)\n")
+    md.append(
+        "| seed | actions | faults | lost | duplicated non-idempotent | idempotent re-executed | in doubt | "
+        "failed (reported) | failover p50 / max |\n|---|---|---|---|---|---|---|---|---|\n"
+    )
+    for c in chaos:
+        md.append(
+            f"| {c['seed']} | {c['actions']} | {c['faults']} | {c['lost']} | {c['duplicated_nonidempotent']} | "
+            f"{c['reexecuted_idempotent']} | {c['in_doubt']} | {c['failed_reported']} | "
+            f"{c['failover_ms_p50']} / {c['failover_ms_max']} ms |\n"
+        )
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text("".join(md), encoding="utf-8")
+    print(f"written {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
