@@ -87,6 +87,8 @@ class Manager:
         self._fenced_at = float("-inf")
         self.pending: dict[str, Pending] = {}
         self.inflight: dict[str, asyncio.Future[bytes]] = {}
+        # Peer "started" records read while our own claim of the same uid waited for the peer's ack.
+        self._peer_claims: dict[str, FeedRecord] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watch: asyncio.Task[None] | None = None
 
@@ -261,12 +263,13 @@ class Manager:
                 log.warning(
                     "peer manager did not confirm uid %s within %.1f s; not sent, kept waiting", uid, self.s.peer_lease
                 )
-                self.inflight.pop(uid, None)
-                self.store.forget(uid)
-                self.feed.publish("dropped", uid, p.cmd.name, params, self.role.value)
-                if not p.future.done():
-                    self.pending[uid] = p
+                self._withdraw(uid, p, params)
                 return
+        if uid in self._peer_claims:
+            # While we waited, the peer published its own claim of this uid: it may have sent it already.
+            log.warning("peer manager claimed uid %s too; not sent by us, waiting for its answer", uid)
+            self._withdraw(uid, p, params)
+            return
         query = encode(p.req.command, p.req.params, uid)
         deadline = loop.time() + self.s.hold_timeout
         body = b""
@@ -294,13 +297,25 @@ class Manager:
             self.feed.publish("done", uid, p.cmd.name, params, self.role.value, code, body)
         except NotSent as exc:
             self.counts.not_executed += 1
-            self.store.forget(uid)
+            self.store.withdraw(uid, self.role.value)
             self.feed.publish("dropped", uid, p.cmd.name, params, self.role.value, exc.code)
             body = error_xml(exc)
         finally:
             self.inflight.pop(uid, None)
+            self._peer_claims.pop(uid, None)
             if not p.future.done():
                 p.future.set_result(body or error_xml(SenseError.of(ResultCode.GENERAL_ERROR, "forwarding stopped")))
+
+    def _withdraw(self, uid: str, p: Pending, params: str) -> None:
+        """Take back a claim that was never sent; the action waits again (for the peer's answer or a new try)."""
+        self.inflight.pop(uid, None)
+        self.store.withdraw(uid, self.role.value)
+        self.feed.publish("dropped", uid, p.cmd.name, params, self.role.value)
+        peer = self._peer_claims.pop(uid, None)
+        if peer is not None:  # now the peer's claim is what we know of this uid
+            self.store.learn(peer.uid, peer.command, peer.params, EntryState.STARTED, peer.origin, None, None)
+        if not p.future.done():
+            self.pending[uid] = p
 
     async def _settle_doubt(self, uid: str, p: Pending, deadline: float) -> tuple[int, bytes] | None:
         """An action that may have been executed: the answer to give, or None when it must be sent (again)."""
@@ -339,6 +354,8 @@ class Manager:
         back_to_failover = False
         for r in records:
             if r.kind == "started":
+                if r.uid in self.inflight and r.origin != self.role.value:
+                    self._peer_claims[r.uid] = r  # both claimed it; see _forward
                 self.store.learn(r.uid, r.command, r.params, EntryState.STARTED, r.origin, None, None)
             elif r.kind == "done" and r.answer is not None:
                 self.store.learn(

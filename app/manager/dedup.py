@@ -108,6 +108,11 @@ class DedupStore:
         if cur.rowcount == 1 and state is EntryState.STARTED:
             self._added(1)
 
+    def withdraw(self, uid: str, origin: str) -> None:
+        """Drop our own claim that was never sent, and nothing else: by now the row may hold the peer's record."""
+        cur = self._db.execute("DELETE FROM uids WHERE uid = ? AND state = 'started' AND origin = ?", (uid, origin))
+        self._count -= cur.rowcount
+
     def forget(self, uid: str) -> None:
         """The action was certainly not executed (no server took it): a later copy may try again."""
         cur = self._db.execute("DELETE FROM uids WHERE uid = ?", (uid,))

@@ -99,3 +99,17 @@ def test_feed_records_round_trip() -> None:
         assert record_from_json(record_to_json(r)) == r
 
     asyncio.run(run())
+
+
+def test_withdrawing_an_unsent_claim_never_erases_the_peers_record() -> None:
+    """Our claim waited for an ack while the peer executed the uid and we learned its answer: taking our claim back
+    must leave the peer's "done" in place, or the uid would look new and be sent again."""
+    s = DedupStore(None, window=600, capacity=100)
+    assert s.claim("x", "executeAction", "", "primary") is None
+    s.learn("x", "executeAction", "", EntryState.DONE, "secondary", 0, b"ok")
+    s.withdraw("x", "primary")
+    e = s.get("x")
+    assert e is not None and e.state is EntryState.DONE and e.origin == "secondary"
+    assert s.claim("y", "executeAction", "", "primary") is None
+    s.withdraw("y", "primary")
+    assert s.get("y") is None
