@@ -181,6 +181,7 @@ class Pair:
         """The peer checked us (J) and says what it is; an active peer above us wins. This does not renew the
         lease: the request may have waited in our socket through a pause and already counted as a miss."""
         self.peer.misses = 0  # a sign of life: at worst a late one, which only delays a takeover
+        self._peer_seen = True  # the peer exists: no start-up grace for it any more
         self._seen(epoch)
         if state == State.ACTIVE.value and epoch > self.epoch and self.state is State.ACTIVE:
             self._become(State.STANDBY, self.epoch, f"peer is active with a higher epoch {epoch}")

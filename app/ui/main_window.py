@@ -85,11 +85,11 @@ class MainWindow(QMainWindow):
         self.bridge.eventArrived.connect(self._on_event)
         self.wall.cameraDropped.connect(self.drop_camera)
         self.wall.layoutPicked.connect(
-            lambda d, m, lid: self.spawn(self.act("selectLayout", divaid=d, monitorindex=m, layoutid=lid))
+            lambda d, m, lid: self.spawn(self.act_on_wall("selectLayout", divaid=d, monitorindex=m, layoutid=lid))
         )
         self.wall.panelSelected.connect(self._panel_selected)
         self.wall.multiLayoutPicked.connect(
-            lambda d, mid: self.spawn(self.act("selectMultiLayout", divaid=d, multilayoutid=mid))
+            lambda d, mid: self.spawn(self.act_on_wall("selectMultiLayout", divaid=d, multilayoutid=mid))
         )
         self.cameras.cameraChosen.connect(self.choose_camera)
         self.ptz.moveRequested.connect(self._ptz_move)
@@ -196,6 +196,12 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(msg, 8000)
         if o.in_doubt or (o.result is None and o.failure):
             QMessageBox.warning(self, "Action not confirmed", f"{command} (uid {o.uid}):\n\n{o.message}")
+        return o
+
+    async def act_on_wall(self, command: str, **params: object) -> Outcome:
+        """An action that changes the wall: redraw it from the server's state, not only when its event arrives."""
+        o = await self.act(command, **params)
+        await self.refresh_wall()
         return o
 
     def drop_camera(self, divaid: str, monitor: int, layoutid: str, panelid: str, key: str) -> None:

@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         "run (a direct call to the simulated server), so the ratios carry over to other machines better than the "
         "milliseconds do. Produced by `make bench` (`python -m tests.perf.report`).\n"
     ]
-    md.append("## Simulated server (`tests/perf/sim.py`)\n")
+    md.append("## Simulated server (`tests/perf/sim.py`)\n\n")
     md.append(
         table(
             [
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             ]
         )
     )
-    md.append("\n## Manager (`tests/perf/manager.py`)\n")
+    md.append("\n## Manager (`tests/perf/manager.py`)\n\n")
     md.append(
         table(
             [
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             ]
         )
     )
-    md.append("\n## Redundant client (`tests/perf/client.py`)\n")
+    md.append("\n## Redundant client (`tests/perf/client.py`)\n\n")
     md.append(
         table(
             [
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             ]
         )
     )
-    md.append("\n## Console (`tests/perf/ui.py`)\n")
+    md.append("\n## Console (`tests/perf/ui.py`)\n\n")
     md.append(
         table(
             [
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             ]
         )
     )
-    md.append("\n## Exactly once under faults (`tests/perf/chaos.py`)\n")
+    md.append("\n## Exactly once under faults (`tests/perf/chaos.py`)\n\n")
     md.append(
         "| seed | actions | faults | lost | duplicated non-idempotent | idempotent re-executed | in doubt | "
         "failed (reported) | failover p50 / max |\n|---|---|---|---|---|---|---|---|---|\n"
