@@ -35,12 +35,8 @@ def system(tmp_path: Path) -> Iterator[Topology]:
     """Two sims and two managers, primary manager forwarding and secondary in failover mode."""
     from tests.helpers import manager_field, wait_for
 
-    topo = Topology.create(tmp_path)
-    topo.add_sims()
-    topo.add_managers()
-    with topo:
-        topo.start_all()
-        topo.wait_ready()
+    with Topology.create(tmp_path) as topo:
+        topo.start_system()
         pm, sm = topo.parts["primary manager"].url, topo.parts["secondary manager"].url
         wait_for(
             lambda: (

@@ -13,11 +13,8 @@ from .topology import Topology
 
 def run_demo(state_dir: Path | None, console: bool = True, screenshot: Path | None = None) -> int:
     topo = Topology.create(state_dir)
-    topo.add_sims()
-    topo.add_managers()
-    topo.start_all()
     try:
-        topo.wait_ready()
+        topo.start_system()
         print("SenseTwin demo is running:")
         for p in topo.parts.values():
             print(f"  {p.name:<18} {p.url}   (log {p.log_path})")

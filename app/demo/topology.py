@@ -177,6 +177,14 @@ class Topology:
             made.append(self.add(f"{role} manager", args, f"http://{LOOPBACK}:{ports[role]}"))
         return made[0], made[1]
 
+    def start_system(self) -> None:
+        """Two sims and two managers, started and settled: primary server active, primary manager forwarding."""
+        self.add_sims()
+        self.add_managers()
+        self.start_all()
+        self.wait_ready()
+        self.wait_settled()
+
     def add_single_sim(self) -> Part:
         """One server without a peer: active at once (a site with a single management server)."""
         port = free_port()

@@ -50,13 +50,8 @@ def run_async(loop: asyncio.AbstractEventLoop, qtbot: Any) -> Any:
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[Topology]:
-    topo = Topology.create(tmp_path)
-    topo.add_sims()
-    topo.add_managers()
-    with topo:
-        topo.start_all()
-        topo.wait_ready()
-        topo.wait_settled()
+    with Topology.create(tmp_path) as topo:
+        topo.start_system()
         yield topo
 
 

@@ -108,11 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.smoke:
         a.actions, a.kills = 20, 1
     with tempfile.TemporaryDirectory() as tmp, Topology.create(Path(tmp)) as topo:
-        topo.add_sims()
-        topo.add_managers()
-        topo.start_all()
-        topo.wait_ready()
-        topo.wait_settled()
+        topo.start_system()
         figures = asyncio.run(measure(topo, a.actions, a.kills))
     for k, v in figures.items():
         print(f"{k:>24}: {v}")

@@ -99,10 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.smoke:
         a.seconds, a.uids = 0.2, 5000
     with tempfile.TemporaryDirectory() as tmp, Topology.create(Path(tmp)) as topo:
-        topo.add_sims()
-        topo.add_managers()
-        topo.start_all()
-        topo.wait_ready()
+        topo.start_system()
         pm = topo.parts["primary manager"].url
         topo.wait_settled()
         figures: dict[str, object] = {}

@@ -36,10 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     from app.ui.settings import ConsoleSettings
 
     with tempfile.TemporaryDirectory() as tmp, Topology.create(Path(tmp)) as topo:
-        topo.add_sims()
-        topo.add_managers()
-        topo.start_all()
-        topo.wait_ready()
+        topo.start_system()
         urls = {k: p.url for k, p in topo.parts.items()}
         app = make_app()
         gaps: list[float] = []
