@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,6 +49,8 @@ def _manager_settings(args: argparse.Namespace) -> ManagerSettings:
         values["state_dir"] = args.state_dir
     if args.queue_timeout is not None:
         values["queue_timeout"] = args.queue_timeout
+    if args.action_rate is not None:
+        values["action_rate"] = args.action_rate
     missing = [k for k in ("role", "servers") if k not in values]
     if missing:
         raise SystemExit(
@@ -65,7 +68,7 @@ def _manager_settings(args: argparse.Namespace) -> ManagerSettings:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sensetwin", description="Redundant operator console for VDG Sense.")
     parser.add_argument("--version", action="version", version=f"sensetwin {__version__}")
-    sub = parser.add_subparsers(dest="part", metavar="{sim,manager,client,demo}")
+    sub = parser.add_subparsers(dest="part", metavar="{sim,manager,client,demo,check,install-desktop}")
 
     sim = sub.add_parser("sim", help="run one simulated Sense management server of a pair")
     sim.add_argument("--role", choices=["primary", "secondary"], required=True)
@@ -77,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--failback", choices=["auto", "manual"], default="auto")
     sim.add_argument("--heartbeat-ms", type=int, default=int(DEFAULTS.heartbeat_interval * 1000))
     sim.add_argument("--misses", type=int, default=DEFAULTS.heartbeat_misses)
+    sim.add_argument(
+        "--user", default="", help="check /webservice logins: this user, password from SENSETWIN_SIM_PASSWORD"
+    )
 
     man = sub.add_parser("manager", help="run the primary or secondary manager service")
     man.add_argument("--config", type=Path, help="TOML file with the settings below (command-line values win)")
@@ -86,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     man.add_argument("--peer", type=_url, help="address of the other manager (E)")
     man.add_argument("--state-dir", type=Path, help="where the dedup store lives (default: the user state dir)")
     man.add_argument("--queue-timeout", type=float, help=f"seconds (default {DEFAULTS.manager_queue_timeout})")
+    man.add_argument(
+        "--action-rate",
+        type=float,
+        help=f"new actions a second per console, 0 = none (default {DEFAULTS.action_rate:g})",
+    )
 
     cli = sub.add_parser("client", help="the redundant client without a window, driven by JSON lines on stdin")
     cli.add_argument("--station", required=True, help="this workstation's name (it appears in every uid)")
@@ -95,6 +106,16 @@ def build_parser() -> argparse.ArgumentParser:
     cli.add_argument("--pair", default="pair", help="the pair's name (both consoles use the same)")
     cli.add_argument("--peer", type=_url, help="the paired console's peer-link address")
     cli.add_argument("--peer-listen", type=_listen, default=("127.0.0.1", 0), metavar="HOST:PORT")
+    cli.add_argument("--ca-bundle", type=Path, help="CA certificates (PEM) for https managers and servers")
+    # Tokens come from the environment (SENSETWIN_TOKEN, SENSETWIN_PAIR_TOKEN), never the command line (ps shows it).
+
+    chk = sub.add_parser("check", help="reach both managers and servers, show roles and round-trip times")
+    chk.add_argument("--managers", help="manager addresses, comma-separated (default: from the console settings)")
+    chk.add_argument("--servers", help="server addresses, comma-separated (default: from the console settings)")
+    chk.add_argument("--ca-bundle", type=Path, help="CA certificates (PEM) for https")
+
+    desk = sub.add_parser("install-desktop", help="add SenseTwin to this user's application menu (Linux)")
+    desk.add_argument("--uninstall", action="store_true", help="remove it again")
 
     demo = sub.add_parser("demo", help="run two sims (and managers) on loopback")
     demo.add_argument("--state-dir", type=Path, help="keep journals and state here (default: a temporary folder)")
@@ -123,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 failback=Failback(args.failback),
                 interval=args.heartbeat_ms / 1000,
                 misses=args.misses,
+                user=args.user,
+                password=os.environ.get("SENSETWIN_SIM_PASSWORD", ""),
             )
         )
         return 0
@@ -143,13 +166,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.pair_role:
             if not args.peer:
                 raise SystemExit("sensetwin client: --pair-role needs --peer (the other console's address)")
-            pair = PairSettings(args.pair_role, args.pair, args.peer, args.peer_listen)
-        return asyncio.run(run_client(ClientSettings(args.station, urls, servers, pair=pair)))
+            pair = PairSettings(
+                args.pair_role, args.pair, args.peer, args.peer_listen, token=os.environ.get("SENSETWIN_PAIR_TOKEN", "")
+            )
+        settings = ClientSettings(
+            args.station,
+            urls,
+            servers,
+            pair=pair,
+            verify=str(args.ca_bundle) if args.ca_bundle else True,
+            token=os.environ.get("SENSETWIN_TOKEN", ""),
+        )
+        return asyncio.run(run_client(settings))
+    if args.part == "check":
+        return _check(args)
+    if args.part == "install-desktop":
+        from .desktop import install, uninstall
+
+        return uninstall() if args.uninstall else install()
     if args.part == "demo":
         from .demo import run_demo
 
         return run_demo(args.state_dir, console=not args.no_console, screenshot=args.screenshot)
     return _console()
+
+
+def _check(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .check import run_check
+    from .ui.settings import ConsoleSettings, SettingsError, load
+
+    try:
+        s = load()
+    except SettingsError as exc:
+        if not (args.managers and args.servers):
+            print(f"sensetwin check: {exc}", file=sys.stderr)
+            return 2
+        s = ConsoleSettings(token=os.environ.get("SENSETWIN_TOKEN", ""))
+    managers = [u.strip().rstrip("/") for u in args.managers.split(",")] if args.managers else s.managers
+    servers = [u.strip().rstrip("/") for u in args.servers.split(",")] if args.servers else s.servers
+    verify: bool | str = str(args.ca_bundle) if args.ca_bundle else (s.ca_bundle or True)
+    return asyncio.run(run_check(managers, servers, s.token, verify))
 
 
 def _console() -> int:

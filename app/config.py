@@ -36,6 +36,8 @@ class Defaults:
     peer_lease: float = 0.4  # a primary forwards only with news this fresh that the secondary is not forwarding
     fence_timeout: float = 0.5  # a secondary waits this long for the primary to stop before it forwards itself
     max_uid_length: int = 128
+    action_rate: float = 10.0  # new actions a second one console may send a manager on average (0 = no limit)
+    action_burst: int = 30  # ... and at once
     watch_interval: float = 0.25  # a console checks each manager and server this often
     watch_timeout: float = 0.6  # ... and calls it down when it has not answered within this
     max_answer_bytes: int = 4 * 1024 * 1024  # a console reads at most this much of any answer

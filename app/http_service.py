@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import ssl
 import sys
 from collections.abc import Awaitable, Callable
 
@@ -75,11 +76,11 @@ async def sense_errors(request: web.Request, handler: Handler) -> web.StreamResp
         return xml_response(result_xml(ResultCode.GENERAL_ERROR, "internal error; see the service log"))
 
 
-async def serve(app: web.Application, host: str, port: int, name: str) -> None:
-    """Run `app` until SIGINT or SIGTERM, then shut it down cleanly."""
+async def serve(app: web.Application, host: str, port: int, name: str, tls: ssl.SSLContext | None = None) -> None:
+    """Run `app` until SIGINT or SIGTERM, then shut it down cleanly; https when `tls` is given."""
     runner = web.AppRunner(app, access_log=None, max_line_size=MAX_LINE_BYTES, max_field_size=65536)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
+    site = web.TCPSite(runner, host, port, reuse_address=True, ssl_context=tls)
     try:
         await site.start()
     except OSError as exc:
@@ -89,7 +90,7 @@ async def serve(app: web.Application, host: str, port: int, name: str) -> None:
             "Is another process using that port? Choose another with --listen."
         ) from None
     bound = runner.addresses[0][1] if runner.addresses else port
-    print(f"{name} listening on http://{host}:{bound}", flush=True)
+    print(f"{name} listening on {'https' if tls else 'http'}://{host}:{bound}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from importlib import resources
 from importlib.abc import Traversable
+from pathlib import Path
 
 
 def resource(*parts: str) -> Traversable:
-    node: Traversable = resources.files("app.resources")
+    node: Traversable
+    if getattr(sys, "frozen", False):  # a PyInstaller bundle: the spec puts resources/ at app/resources
+        node = Path(getattr(sys, "_MEIPASS", ".")) / "app" / "resources"
+    else:
+        node = resources.files("app.resources")
     for p in parts:
         node = node.joinpath(p)
     return node

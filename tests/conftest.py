@@ -32,10 +32,11 @@ def sim_pair(tmp_path: Path) -> Iterator[Topology]:
 
 @pytest.fixture
 def system(tmp_path: Path) -> Iterator[Topology]:
-    """Two sims and two managers, primary manager forwarding and secondary in failover mode."""
+    """Two sims and two managers, primary manager forwarding and secondary in failover mode. No action rate
+    limit: several tests send hundreds of actions from one station (test_security covers the limit)."""
     from tests.helpers import manager_field, wait_for
 
-    with Topology.create(tmp_path) as topo:
+    with Topology.create(tmp_path, action_rate=0) as topo:
         topo.start_system()
         pm, sm = topo.parts["primary manager"].url, topo.parts["secondary manager"].url
         wait_for(

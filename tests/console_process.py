@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -17,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class ConsoleProcess:
-    def __init__(self, args: list[str], log: Path) -> None:
+    def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
         self.lines: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._log = open(log, "ab")  # noqa: SIM115 - closed in stop()
@@ -27,6 +28,7 @@ class ConsoleProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
+            env={**os.environ, **env} if env else None,
             preexec_fn=_die_with_parent,  # no orphaned consoles if a test run is killed
         )
         self._reader = threading.Thread(target=self._read, daemon=True)

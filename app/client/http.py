@@ -8,11 +8,13 @@ new uid).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from ..config import DEFAULTS
+from ..security import TOKEN_HEADER, client_tls
 
 
 class LinkError(Exception):
@@ -47,11 +49,17 @@ class HttpLink:
         timeout: float = DEFAULTS.client_timeout,
         max_bytes: int = DEFAULTS.max_answer_bytes,
         verify: bool | str = True,
+        tokens: dict[str, str] | None = None,
     ) -> None:
         self.timeout = timeout
         self.max_bytes = max_bytes
+        # Address prefix -> access token: the token goes to that manager or peer console only, never elsewhere.
+        self._tokens = {prefix.rstrip("/") + "/": token for prefix, token in (tokens or {}).items() if token}
+        tls = client_tls(Path(verify)) if isinstance(verify, str) else verify
         self._client = httpx.AsyncClient(
-            timeout=timeout, verify=verify, limits=httpx.Limits(max_connections=64, max_keepalive_connections=16)
+            timeout=timeout,
+            verify=tls,
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
         )
 
     async def close(self) -> None:
@@ -65,6 +73,10 @@ class HttpLink:
 
     async def _request(self, method: str, url: str, timeout: float | None = None, **kw: Any) -> Reply:
         t = self.timeout if timeout is None else timeout
+        for prefix, token in self._tokens.items():
+            if url.startswith(prefix):
+                kw["headers"] = {TOKEN_HEADER: token}
+                break
         try:
             async with self._client.stream(method, url, timeout=t, **kw) as r:
                 chunks, size = [], 0
@@ -75,6 +87,8 @@ class HttpLink:
                     chunks.append(chunk)
                 return Reply(r.status_code, b"".join(chunks), r.headers.get("content-type", ""))
         except httpx.ConnectError as exc:
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                raise NotSent(url, "its TLS certificate is not trusted; set the CA bundle in the settings") from None
             raise NotSent(url, f"cannot connect ({_short(exc)})") from None
         except httpx.ConnectTimeout:
             raise NotSent(url, f"no connection within {t:.1f} s") from None

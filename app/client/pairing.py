@@ -17,12 +17,13 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from ..config import DEFAULTS, LOOPBACK
+from ..security import TOKEN_HEADER, TokenCheck
 from ..tasks import cancel_and_wait
 from .http import HttpLink, LinkError
 
@@ -40,6 +41,7 @@ class PairSettings:
     heartbeat: float = DEFAULTS.peer_heartbeat
     gone_after: float = DEFAULTS.peer_gone
     max_age: float = DEFAULTS.peer_max_age
+    token: str = field(default="", repr=False)  # both consoles of a pair share it; required when set
 
 
 class PeerMessageError(ValueError):
@@ -70,6 +72,7 @@ class PairLink:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.port = 0
         self.refused = 0
+        self._check_token = TokenCheck({"peer console": s.token} if s.token else {})
 
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024)
@@ -143,23 +146,10 @@ class PairLink:
 
     # -- receiving -------------------------------------------------------------------------------------
 
-    def _check(self, body: object) -> dict[str, Any]:
-        if not isinstance(body, dict):
-            raise PeerMessageError(400, "a peer message is a JSON object")
-        if body.get("pair") != self.s.name:
-            raise PeerMessageError(409, f"message for pair {str(body.get('pair'))[:40]!r}, this is {self.s.name!r}")
-        at = body.get("at")
-        if not isinstance(at, int | float) or abs(time.time() - float(at)) > self.s.max_age:
-            raise PeerMessageError(409, f"message time is missing or more than {self.s.max_age:.0f} s off: a replay?")
-        return body
-
     async def _read(self, request: web.Request) -> dict[str, Any]:
-        try:
-            return self._check(await request.json())
-        except ValueError as exc:
-            if isinstance(exc, PeerMessageError):
-                raise
-            raise PeerMessageError(400, "the body is not JSON") from None
+        if self._check_token.enabled and self._check_token.identify(request.headers.get(TOKEN_HEADER)) is None:
+            raise PeerMessageError(403, f"no valid pair token in {TOKEN_HEADER}; both consoles need the same one")
+        return parse_message(await request.read(), self.s.name, self.s.max_age)
 
     async def _hello(self, request: web.Request) -> web.Response:
         try:
@@ -173,20 +163,7 @@ class PairLink:
     async def _action(self, request: web.Request) -> web.Response:
         try:
             body = await self._read(request)
-            uid, command, params = body.get("uid"), body.get("command"), body.get("params")
-            if not isinstance(uid, str) or not _UID.match(uid):
-                raise PeerMessageError(400, "uid must be 1 to 64 characters of A-Z a-z 0-9 _ -")
-            if not isinstance(command, str) or not _NAME.match(command):
-                raise PeerMessageError(400, "command must be a Sense function name")
-            if (
-                not isinstance(params, dict)
-                or len(params) > 32
-                or not all(
-                    isinstance(k, str) and isinstance(v, str) and len(k) < 64 and len(v) <= 1024
-                    for k, v in params.items()
-                )
-            ):
-                raise PeerMessageError(400, "params must be an object of at most 32 short strings")
+            uid, command, params = action_fields(body)
             if uid in self._seen:
                 raise PeerMessageError(409, f"uid {uid} was already taken: a replay")
         except PeerMessageError as exc:
@@ -204,3 +181,38 @@ class PairLink:
         self._seen[uid] = None
         while len(self._seen) > 50_000:
             self._seen.popitem(last=False)
+
+
+def parse_message(raw: bytes, pair: str, max_age: float, now: float | None = None) -> dict[str, Any]:
+    """A peer message's JSON object, checked for pair and age; PeerMessageError says why it is refused."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise PeerMessageError(400, "the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise PeerMessageError(400, "a peer message is a JSON object")
+    if body.get("pair") != pair:
+        raise PeerMessageError(409, f"message for pair {str(body.get('pair'))[:40]!r}, this is {pair!r}")
+    at = body.get("at")
+    t = time.time() if now is None else now
+    if isinstance(at, bool) or not isinstance(at, int | float) or not abs(t - float(at)) <= max_age:
+        raise PeerMessageError(409, f"message time is missing or more than {max_age:.0f} s off: a replay?")
+    return body
+
+
+def action_fields(body: dict[str, Any]) -> tuple[str, str, dict[str, str]]:
+    """uid, command and params of a /peer/action message, or PeerMessageError."""
+    uid, command, params = body.get("uid"), body.get("command"), body.get("params")
+    if not isinstance(uid, str) or not _UID.fullmatch(uid):
+        raise PeerMessageError(400, "uid must be 1 to 64 characters of A-Z a-z 0-9 _ -")
+    if not isinstance(command, str) or not _NAME.fullmatch(command):
+        raise PeerMessageError(400, "command must be a Sense function name")
+    if (
+        not isinstance(params, dict)
+        or len(params) > 32
+        or not all(
+            isinstance(k, str) and isinstance(v, str) and len(k) < 64 and len(v) <= 1024 for k, v in params.items()
+        )
+    ):
+        raise PeerMessageError(400, "params must be an object of at most 32 short strings")
+    return uid, command, params

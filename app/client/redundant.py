@@ -36,7 +36,8 @@ class ClientSettings:
     servers: list[str] = field(default_factory=list)  # watched for the status strip (H, I)
     timeout: float = DEFAULTS.client_timeout
     pair: PairSettings | None = None
-    verify: bool | str = True
+    verify: bool | str = True  # or the path of a CA bundle for https managers and servers
+    token: str = field(default="", repr=False)  # sent to the managers only (X-SenseTwin-Token)
 
 
 class RedundantClient:
@@ -46,7 +47,10 @@ class RedundantClient:
         if not s.managers:
             raise ValueError("at least one manager address is needed")
         self.s = s
-        self.http = HttpLink(s.timeout, verify=s.verify)
+        tokens = {m: s.token for m in s.managers}
+        if s.pair:
+            tokens[s.pair.peer_url] = s.pair.token
+        self.http = HttpLink(s.timeout, verify=s.verify, tokens=tokens)
         self.uids = UidSource(s.station)
         self.watch = SystemWatch(self.http, s.managers, s.servers)
         self.pair = PairLink(s.pair, s.station, self.http, self._mirror, self._pair_changed) if s.pair else None

@@ -40,6 +40,7 @@ class ManagerState:
     since: str = ""
     reason: str = ""
     in_doubt: int = 0
+    token_refused: bool = False  # it refuses this console's access token: our actions through it get -104
 
     @property
     def label(self) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import DEFAULTS
-from ..sense import SenseError, encode, parse_result, parse_xml
+from ..sense import ResultCode, SenseError, encode, parse_result, parse_xml
 from ..tasks import cancel_and_wait
 from .http import HttpLink, LinkError
 from .view import Change, ManagerState, ServerState, SystemView, now_text
@@ -136,6 +136,12 @@ class SystemWatch:
             try:
                 reply = await self.http.get(m.url + "/command?" + encode("getManagerStatus"), timeout=self.timeout)
                 r = parse_result(reply.body)
+                refused = r.errorcode == ResultCode.NOT_AUTHORIZED
+                self._set_token(m, refused or r.text("managerstatus/caller/token") in ("missing", "invalid"))
+                if refused:  # reads need a token too, and ours is refused
+                    self._set_manager(m, True, "unknown", False, 0, "", r.message(), m.in_doubt)
+                    await asyncio.sleep(self.interval)
+                    continue
                 if not r.ok:
                     raise SenseError(r.errorcode, r.message())
                 self._set_manager(
@@ -152,6 +158,17 @@ class SystemWatch:
                 why = getattr(exc, "reason", None) or getattr(exc, "description", None) or str(exc)
                 self._set_manager(m, False, "down", False, 0, "", why, m.in_doubt)
             await asyncio.sleep(self.interval)
+
+    def _set_token(self, m: ManagerState, refused: bool) -> None:
+        if refused != m.token_refused:
+            m.token_refused = refused
+            text = (
+                f"{m.label} refuses this console's access token: actions through it are refused. "
+                "Set the token in File > Settings (or SENSETWIN_TOKEN)"
+                if refused
+                else f"{m.label} accepts this console's access token"
+            )
+            self.emit([Change(now_text(), m.label, text)])
 
     def _set_manager(
         self,

@@ -52,6 +52,7 @@ class Part:
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
     paused: bool = False
+    env: dict[str, str] = field(default_factory=dict)  # added to the environment (secrets stay off argv)
 
     @property
     def running(self) -> bool:
@@ -67,6 +68,7 @@ class Part:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                env={**os.environ, **self.env} if self.env else None,
                 preexec_fn=_die_with_parent,
             )
         finally:
@@ -118,6 +120,7 @@ class Topology:
     parts: dict[str, Part] = field(default_factory=dict)
     heartbeat_ms: int | None = None
     failback: str = "auto"
+    action_rate: float | None = None  # managers' per-console limit; None = their default, 0 = none (benchmarks)
 
     @classmethod
     def create(cls, workdir: Path | None = None, **kw: object) -> Topology:
@@ -174,6 +177,8 @@ class Topology:
             ]
             if queue_timeout is not None:
                 args += ["--queue-timeout", str(queue_timeout)]
+            if self.action_rate is not None:
+                args += ["--action-rate", str(self.action_rate)]
             made.append(self.add(f"{role} manager", args, f"http://{LOOPBACK}:{ports[role]}"))
         return made[0], made[1]
 

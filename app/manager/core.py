@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import DEFAULTS
+from ..security import RateLimit, client_tls
 from ..sense import Command, CommandRequest, ResultCode, SenseError, encode, error_xml, parse_result, result_xml
 from ..sense.events import EventLog, utc_now
+from ..sense.login import Login
 from ..tasks import cancel_and_wait
 from .dedup import DedupStore, EntryState
 from .feed import FeedRecord, StatusFeed
@@ -47,6 +49,8 @@ class Counts:
     unprotected: int = 0
     reads: int = 0
     not_executed: int = 0
+    rate_limited: int = 0
+    refused: int = 0  # requests without a valid token
 
 
 @dataclass
@@ -76,9 +80,21 @@ class Manager:
         self.counts = Counts()
         self.store = DedupStore(s.state_dir / f"dedup-{s.role.value}.sqlite3", s.dedup_window, s.dedup_capacity)
         self.feed = StatusFeed(s.feed_buffer)
-        self.servers = ServerFollower(s.servers, s.server_poll, s.upstream_timeout, self._server_changed)
+        tls = client_tls(s.ca_bundle) if s.ca_bundle else None
+        login = Login(s.server_user, str(s.server_password)) if s.server_user else None
+        self.servers = ServerFollower(
+            s.servers, s.server_poll, s.upstream_timeout, self._server_changed, tls=tls, login=login
+        )
         self.peer = (
-            PeerLink(s.peer_url, s.role.value, s.peer_poll_wait, s.fence_timeout, self._peer_update)
+            PeerLink(
+                s.peer_url,
+                s.role.value,
+                s.peer_poll_wait,
+                s.fence_timeout,
+                self._peer_update,
+                token=str(s.peer_token),
+                tls=tls,
+            )
             if s.peer_url
             else None
         )
@@ -91,6 +107,8 @@ class Manager:
         self._peer_claims: dict[str, FeedRecord] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watch: asyncio.Task[None] | None = None
+        self.rate = RateLimit(s.action_rate, s.action_burst)
+        self.peer_poll_refused_at = float("-inf")  # the service sets it when a feed poll had no valid token
 
     # -- life cycle ------------------------------------------------------------------------------------
 
@@ -136,14 +154,24 @@ class Manager:
 
     @staticmethod
     def check_uid(uid: str) -> None:
-        if len(uid) > DEFAULTS.max_uid_length or not _UID_OK.match(uid):
+        if len(uid) > DEFAULTS.max_uid_length or not _UID_OK.fullmatch(uid):
             raise SenseError.of(
                 ResultCode.INVALID_UID,
                 f"uid must be 1 to {DEFAULTS.max_uid_length} printable ASCII characters without "
                 "spaces or control characters",
             )
 
-    async def action(self, req: CommandRequest, cmd: Command) -> bytes:
+    def _check_rate(self, source: str) -> None:
+        if not self.rate.allow(source):
+            self.counts.rate_limited += 1
+            raise SenseError.of(
+                ResultCode.RATE_LIMITED,
+                f"{source} sent more than {self.s.action_burst} actions at once or {self.s.action_rate:g} a second; "
+                "this one was not executed. Wait a moment and send it again (action_rate in the manager config)",
+            )
+
+    async def action(self, req: CommandRequest, cmd: Command, source: str = "") -> bytes:
+        """Execute an action once. `source` names the sender for the rate limit (a token name, an address)."""
         loop = asyncio.get_running_loop()
         if req.uid is None:
             if not self.may_forward() and self.role is Role.SECONDARY:
@@ -152,6 +180,7 @@ class Manager:
                     "this secondary manager is in failover mode and only takes actions with a uid "
                     "(add uid=UNIQUE_VALUE); without one it cannot tell a copy from a new action",
                 )
+            self._check_rate(f"a console without uids ({source or 'unknown'})")
             self.counts.unprotected += 1
             log.info("action %s without uid forwarded unprotected", cmd.name)
             return await self._send(encode(req.command, req.params), loop.time() + self.s.hold_timeout)
@@ -171,6 +200,8 @@ class Manager:
             return await self._wait(self.inflight[req.uid])
         p = self.pending.get(req.uid)
         if p is None:
+            # Only a uid new to this manager counts: copies of one action (retries, the peer console) are free.
+            self._check_rate(f"station {req.uid.rsplit('-', 2)[0][:40]!r} ({source or 'unknown'})")
             p = Pending(req, cmd, loop.create_future(), loop.time())
             self.pending[req.uid] = p
             self.pump()
@@ -249,7 +280,12 @@ class Manager:
         """Execute once. `in_doubt`: someone may already have sent it; ask the server before sending again.
         An idempotent action may be sent again (reported as a re-execution); any other never is."""
         loop = asyncio.get_running_loop()
-        following = self.feed.follower_alive(self.s.peer_lease) or bool(self.peer and self.peer.state.reachable)
+        # A peer whose feed polls we refuse (a wrong peer_token) reads nothing of ours and never takes over (it sees
+        # the refusal, see _peer_refuses_us): waiting for its ack would stop every action, so we do not.
+        refused = loop.time() - self.peer_poll_refused_at < 1.0
+        following = self.feed.follower_alive(self.s.peer_lease) or bool(
+            self.peer and self.peer.state.reachable and not refused
+        )
         if self.peer is not None and following:
             # Write-ahead: a live peer must hold our "started" record before the action leaves, or our death
             # right after sending would leave it a uid it thinks nobody sent.
@@ -426,12 +462,33 @@ class Manager:
                     self.state.mode is Mode.FAILOVER
                     and not self.state.fencing
                     and loop.time() - oldest > self.s.queue_timeout
+                    and not self._peer_refuses_us(oldest)
                 ):
                     uid = min(self.pending.items(), key=lambda kv: kv[1].at)[0]
                     await self._go_normal(f"uid {uid} waited {self.s.queue_timeout:.1f} s for the primary manager")
             elif self.peer is not None and not self.fenced and not self.peer.lease_valid(self.s.peer_lease):
                 await self.peer.poll(0)
             self.pump()
+
+    def _peer_refuses_us(self, oldest: float) -> bool:
+        """A primary that refuses our token is alive: taking over would execute its actions again. Actions
+        waiting here are answered (the console has the primary's answer) instead of piling up."""
+        if self.peer is None or not self.peer.state.refused:
+            return False
+        loop = asyncio.get_running_loop()
+        for uid, p in list(self.pending.items()):
+            if loop.time() - p.at > self.s.queue_timeout and not p.future.done():
+                p.future.set_result(
+                    error_xml(
+                        SenseError.of(
+                            ResultCode.NOT_AUTHORIZED,
+                            "this secondary manager cannot follow the primary (it refused our peer_token), so it "
+                            "does not act; the primary manager handles actions. Fix peer_token in the config",
+                        )
+                    )
+                )
+                self.pending.pop(uid, None)
+        return True
 
     async def _go_normal(self, reason: str) -> None:
         assert self.peer is not None or self.role is Role.SECONDARY

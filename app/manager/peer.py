@@ -10,16 +10,59 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiohttp
 
+from ..security import TOKEN_HEADER
 from ..tasks import cancel_and_wait
 from .feed import FeedRecord, record_from_json
 
 log = logging.getLogger(__name__)
 MAX_FEED_BYTES = 16 * 1024 * 1024
+MAX_FEED_RECORDS = 5000
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    instance: str
+    records: list[FeedRecord]
+    mode: str
+    healthy: bool
+    role: str
+    gap: bool
+
+
+def parse_feed(body: bytes) -> FeedPage:
+    """One answer of the peer's /manager/feed, checked field by field: ValueError says what is wrong."""
+    if len(body) > MAX_FEED_BYTES:
+        raise ValueError("feed answer too large")
+    try:
+        data = json.loads(body)
+        if not isinstance(data, dict):
+            raise ValueError("feed answer is not a JSON object")
+        raw = data["records"]
+        if not isinstance(raw, list) or len(raw) > MAX_FEED_RECORDS:
+            raise ValueError(f"records must be a list of at most {MAX_FEED_RECORDS}")
+        page = FeedPage(
+            _text(data["instance"]),
+            [record_from_json(x) for x in raw],
+            _text(data["mode"]),
+            data["healthy"] is True,
+            _text(data["role"]),
+            data.get("gap", False) is True,
+        )
+    except (KeyError, TypeError, AttributeError, RecursionError, UnicodeDecodeError) as exc:
+        raise ValueError(f"malformed feed answer ({type(exc).__name__}: {str(exc)[:80]})") from None
+    return page
+
+
+def _text(v: object) -> str:
+    if not isinstance(v, str) or len(v) > 64:
+        raise ValueError("a feed text field is not a short string")
+    return v
 
 
 @dataclass
@@ -30,11 +73,19 @@ class PeerState:
     role: str = ""
     errors: int = 0  # malformed answers seen
     gap: bool = False  # we fell out of its buffer at least once
+    refused: bool = False  # it answered but refused our token: alive, and we cannot coordinate with it
 
 
 class PeerLink:
     def __init__(
-        self, url: str, role: str, wait: float, timeout: float, on_update: Callable[[list[FeedRecord], PeerState], None]
+        self,
+        url: str,
+        role: str,
+        wait: float,
+        timeout: float,
+        on_update: Callable[[list[FeedRecord], PeerState], None],
+        token: str = "",
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.role = role
@@ -49,9 +100,14 @@ class PeerLink:
         self._task: asyncio.Task[None] | None = None
         self._poll_lock = asyncio.Lock()
         self.last_sent = float("-inf")  # send time of the latest poll that the peer answered
+        self._headers = {TOKEN_HEADER: token} if token else {}
+        self._tls = tls
+        self._refused_logged = False
 
     async def start(self) -> None:
-        self._session = aiohttp.ClientSession()
+        self._session = aiohttp.ClientSession(
+            headers=self._headers, connector=aiohttp.TCPConnector(ssl=self._tls or True)
+        )
         self._task = asyncio.create_task(self._run(), name="peer-follower")
 
     async def close(self) -> None:
@@ -87,16 +143,32 @@ class PeerLink:
             async with self._session.get(
                 self.url + "/manager/feed", params=params, timeout=aiohttp.ClientTimeout(total=wait + self.timeout)
             ) as r:
+                if r.status == 403:
+                    if not self._refused_logged:
+                        self._refused_logged = True
+                        log.error(
+                            "peer manager at %s refused our token: set peer_token to a token listed in its "
+                            "tokens. Until then this manager never takes over from it",
+                            self.url,
+                        )
+                    self.state = PeerState(
+                        False, "refused our token", False, "", self.state.errors, self.state.gap, True
+                    )
+                    self._confirmed_at = sent  # it cannot read our feed either way; see Manager._watch_queue
+                    self._on_update([], self.state)
+                    return False
                 if r.status != 200:
                     raise ValueError(f"HTTP {r.status}")
                 body = await r.content.read(MAX_FEED_BYTES + 1)
-            if len(body) > MAX_FEED_BYTES:
-                raise ValueError("feed answer too large")
-            data = json.loads(body)
-            instance = str(data["instance"])
-            records = [record_from_json(x) for x in data["records"]]
-            mode, healthy, role = str(data["mode"]), bool(data["healthy"]), str(data["role"])
-            gap = bool(data.get("gap", False))
+            page = parse_feed(body)
+            instance, records, mode, healthy, role, gap = (
+                page.instance,
+                page.records,
+                page.mode,
+                page.healthy,
+                page.role,
+                page.gap,
+            )
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             log.debug("peer poll failed: %r", exc)  # noted at every failure; warned once per outage below
             was = self.state.reachable

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ import aiohttp
 
 from ..http_service import upstream_session
 from ..sense import ResultCode, SenseError, XmlError, parse_result, parse_xml
+from ..sense.login import Login
 from ..tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,8 @@ class ServerView:
     epoch: int = 0
     since: str = ""
     reason: str = ""
+    logged_in: bool = False
+    tls_warned: bool = False
 
     @property
     def label(self) -> str:
@@ -47,7 +51,15 @@ class ServerView:
 
 
 class ServerFollower:
-    def __init__(self, urls: list[str], poll: float, timeout: float, on_change: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        urls: list[str],
+        poll: float,
+        timeout: float,
+        on_change: Callable[[str], None],
+        tls: ssl.SSLContext | None = None,
+        login: Login | None = None,
+    ) -> None:
         names = ["primary", "secondary"]
         self.views = [ServerView(names[i] if i < 2 else f"server {i + 1}", u.rstrip("/")) for i, u in enumerate(urls)]
         self.poll = poll
@@ -58,11 +70,15 @@ class ServerFollower:
         self._changed = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
+        self._tls = tls
+        self._login = login
 
     async def start(self) -> None:
         # No kept-alive connections: a dead server then refuses the connection ("not sent"), where a pooled
         # connection would fail after the request was written ("maybe sent") and make an action in doubt.
-        self._session = upstream_session(connector=aiohttp.TCPConnector(limit=64, force_close=True))
+        self._session = upstream_session(
+            connector=aiohttp.TCPConnector(limit=64, force_close=True, ssl=self._tls or True)
+        )
         await self.refresh()
         self._task = asyncio.create_task(self._run(), name="server-follower")
 
@@ -116,10 +132,45 @@ class ServerFollower:
             if state is None:
                 state = await self._hardware_state(v)
             v.state, v.reachable = state, True
-        except (aiohttp.ClientError, TimeoutError, SenseError, ValueError, OSError):
+        except (aiohttp.ClientError, TimeoutError, SenseError, ValueError, OSError) as exc:
             if v.reachable:
                 log.warning("%s at %s is unreachable", v.label, v.url)
-            v.reachable, v.state = False, "unreachable"
+            elif isinstance(exc, aiohttp.ClientSSLError) and not v.tls_warned:
+                v.tls_warned = True
+                log.error("%s at %s: TLS failed (%s); check ca_bundle in the manager config", v.label, v.url, exc)
+            v.reachable, v.state, v.logged_in = False, "unreachable", False
+            return
+        if self._login is not None and not v.logged_in:
+            await self._log_in(v, self._login)
+
+    async def _log_in(self, v: ServerView, login: Login) -> None:
+        """Log in on the server's /webservice with the configured user (SENSE_API.md: AuthenticateUserDigest).
+        The password and the digest never reach a log; a refusal is logged once per outage with what to check."""
+        assert self._session is not None
+        try:
+            async with self._session.post(
+                v.url + "/webservice",
+                data=login.message(),
+                headers={"Content-Type": "text/xml"},
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+            ) as r:
+                res = parse_result(await r.content.read(65536)) if r.status == 200 else None
+        except (aiohttp.ClientError, TimeoutError, OSError, SenseError, ValueError) as exc:
+            log.warning("%s at %s: login as %r failed: %s", v.label, v.url, login.user, type(exc).__name__)
+            return
+        v.logged_in = True  # tried: not again until the server was unreachable
+        if res is None:
+            log.warning("%s at %s has no /webservice (HTTP %s); going on without a login", v.label, v.url, r.status)
+        elif res.ok:
+            log.info("%s at %s: logged in as %r", v.label, v.url, login.user)
+        else:
+            log.error(
+                "%s at %s refused the login as %r (%s); check server_user and server_password in the manager config",
+                v.label,
+                v.url,
+                login.user,
+                res.message(),
+            )
 
     async def _hardware_state(self, v: ServerView) -> str:
         """A real Sense pair: the secondary is active exactly while it reports 'failover server is active'."""

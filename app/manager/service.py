@@ -12,6 +12,7 @@ from aiohttp import web
 
 from ..config import DEFAULTS
 from ..http_service import sense_errors, serve, xml_response
+from ..security import TOKEN_HEADER, TokenCheck, client_tls, server_tls
 from ..sense import ResultCode, SenseError, classify, decode, el, fields, parse_result, result_xml, to_bytes
 from ..sense.catalogue import validate
 from ..sense.events import EventLog, answer_get_events, utc_now
@@ -30,7 +31,35 @@ class ManagerService:
         self.s = s
         self.events = EventLog(DEFAULTS.event_buffer)
         self.manager = Manager(s, self.events)
+        self.tokens = TokenCheck(s.tokens)
         self._follow: asyncio.Task[None] | None = None
+        self._refusal_logged: dict[str, float] = {}
+
+    def who(self, request: web.Request, *, need: bool) -> str:
+        """The sender's name (its token's name, else its address). Refuses a request that needs a valid token
+        and has none: a Sense-style -104, logged with the address and the reason, never with the token."""
+        addr = request.remote or "unknown address"
+        if not self.tokens.enabled:
+            return addr
+        presented = request.headers.get(TOKEN_HEADER)
+        name = self.tokens.identify(presented)
+        if name is not None:
+            return name
+        if not need:
+            return addr
+        self.manager.counts.refused += 1
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._refusal_logged.get(addr, float("-inf")) > 10:  # a flood is not a flood of log lines
+            if len(self._refusal_logged) > 1000:
+                self._refusal_logged.clear()
+            self._refusal_logged[addr] = loop.time()
+            why = "no token" if presented is None else "a token that matches none configured"
+            log.warning("refused %s %s from %s: %s", request.method, request.path, addr, why)
+        raise SenseError.of(
+            ResultCode.NOT_AUTHORIZED,
+            f"this manager needs a valid access token in the {TOKEN_HEADER} header; nothing was executed. "
+            "Set the console's token (File > Settings, or SENSETWIN_TOKEN) to one listed in the manager's tokens",
+        )
 
     async def start(self) -> None:
         await self.manager.start()
@@ -63,16 +92,26 @@ class ManagerService:
             raise SenseError.of(ResultCode.BAD_REQUEST, "a manager takes commands as GET /command?command=...")
         req = decode(request.rel_url.raw_query_string)
         cmd = classify(req.command)
+        source = self.who(request, need=cmd.is_action or self.s.reads_need_token)
         if cmd.name == "getManagerStatus":
-            return xml_response(self.status_xml())
+            return xml_response(self.status_xml(self._caller_token(request)))
         if cmd.name == "getEvents":
             values = validate(cmd, req.params)
             return xml_response(result_xml(0, None, await answer_get_events(self.events, values)))
         if cmd.is_action:
-            return xml_response(await self.manager.action(req, cmd))
+            return xml_response(await self.manager.action(req, cmd, source))
         return xml_response(await self.manager.read(req))
 
-    def status_xml(self) -> bytes:
+    def _caller_token(self, request: web.Request) -> str:
+        """Whether the caller's token would let it act (for `sensetwin check`); never which token it is."""
+        if not self.tokens.enabled:
+            return "not required"
+        presented = request.headers.get(TOKEN_HEADER)
+        if presented is None:
+            return "missing"
+        return "valid" if self.tokens.identify(presented) is not None else "invalid"
+
+    def status_xml(self, caller_token: str = "") -> bytes:
         m = self.manager
         active = m.servers.active
         servers = [
@@ -134,12 +173,25 @@ class ManagerService:
             el("servers", None, *servers, count=len(servers)),
             peer_el,
             counts,
+            fields("caller", {"token": caller_token}),
         )
         return result_xml(0, None, body)
 
     # -- the feed (E) ----------------------------------------------------------------------------------
 
+    def _peer_refusal(self, request: web.Request) -> web.Response | None:
+        try:
+            self.who(request, need=True)
+        except SenseError as exc:
+            if request.query.get("from") == self.manager.role.other.value:
+                self.manager.peer_poll_refused_at = asyncio.get_running_loop().time()
+            return web.json_response({"error": exc.description}, status=403)
+        return None
+
     async def feed(self, request: web.Request) -> web.Response:
+        refused = self._peer_refusal(request)
+        if refused is not None:
+            return refused
         q = request.query
         try:
             after = int(q.get("after", "0"))
@@ -169,6 +221,9 @@ class ManagerService:
         return web.json_response(payload)
 
     async def fence(self, request: web.Request) -> web.Response:
+        refused = self._peer_refusal(request)
+        if refused is not None:
+            return refused
         if self.manager.role is not Role.PRIMARY:
             return web.json_response({"error": "only a primary manager can be fenced"}, status=409)
         return web.json_response(self.manager.fence())
@@ -178,7 +233,8 @@ class ManagerService:
     async def _follow_server_events(self) -> None:
         last: int | None = None
         wait_ms = int(DEFAULTS.health_poll * 1000)
-        async with aiohttp.ClientSession() as session:
+        tls = client_tls(self.s.ca_bundle) if self.s.ca_bundle else None
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls or True)) as session:
             while True:
                 target = self.manager.servers.active
                 if target is None:
@@ -241,4 +297,10 @@ def run(s: ManagerSettings) -> None:
         level=os.environ.get("SENSETWIN_LOG_LEVEL", "INFO"),
         format=f"%(asctime)s manager-{s.role.value} %(levelname)s %(message)s",
     )
-    asyncio.run(serve(create_app(s), s.host, s.port, f"sensetwin manager ({s.role.value})"))
+    log.info("starting with %r", s)  # secrets show as '***', tokens by name only
+    if not s.tokens:
+        log.warning("no tokens configured: any program that reaches %s can act (see SECURITY.md)", s.host)
+    elif s.peer_url and not s.peer_token:
+        log.warning("tokens are set but peer_token is not: the peer manager will refuse our feed polls")
+    tls = server_tls(s.tls_cert, s.tls_key)
+    asyncio.run(serve(create_app(s), s.host, s.port, f"sensetwin manager ({s.role.value})", tls))

@@ -17,6 +17,7 @@ from .errors import SenseError
 
 Element = ET.Element
 MAX_XML_BYTES = 8 * 1024 * 1024
+MAX_XML_DEPTH = 64  # Sense answers nest about 8 deep
 _DECL = b'<?xml version="1.0" encoding="UTF-8"?>'
 
 
@@ -41,10 +42,15 @@ def parse_xml(data: bytes | str, *, max_bytes: int = MAX_XML_BYTES) -> Element:
         raise XmlError("answer is nested too deeply") from None
     if not isinstance(root, ET.Element):
         raise XmlError("answer is not an XML element")
-    for node in root.iter():
+    stack = [(root, 1)]  # depth-first without recursion: a deep tree must not reach Python's recursion limit
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_XML_DEPTH:
+            raise XmlError(f"answer is nested more than {MAX_XML_DEPTH} levels deep")
         node.tag = str(node.tag).lower()
         if node.attrib:
             node.attrib = {k.lower(): v for k, v in node.attrib.items()}
+        stack.extend((child, depth + 1) for child in node)
     return root
 
 

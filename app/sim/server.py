@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
@@ -15,6 +15,7 @@ from ..http_service import error_response, sense_errors, serve, xml_response
 from ..sense import ResultCode, SenseError, decode, el, fields, lookup, parse_xml, result_xml, to_bytes
 from ..sense.catalogue import validate
 from ..sense.events import EventLog, utc_now
+from ..sense.login import check_login
 from .functions import API_VERSION, Functions
 from .journal import Journal
 from .pair import Failback, Pair, PairSettings, Role, State
@@ -38,6 +39,8 @@ class SimSettings:
     failback: Failback = Failback.AUTO
     interval: float = DEFAULTS.heartbeat_interval
     misses: int = DEFAULTS.heartbeat_misses
+    user: str = ""  # when set, /webservice logins are checked against user and password (SENSETWIN_SIM_PASSWORD)
+    password: str = field(default="", repr=False)
 
 
 class Simulator:
@@ -55,6 +58,7 @@ class Simulator:
             self.world,
         )
         self.functions = Functions(self.world, lambda: self.pair.failover_active)
+        self.logins = 0
 
     async def info(self, request: web.Request) -> web.Response:
         q = request.query
@@ -79,6 +83,7 @@ class Simulator:
             el("stateversion", self.world.version),
             el("peer", "reachable" if p.peer.reachable else "unreachable"),
             el("site", self.world.site.name),
+            el("logins", self.logins),
         )
         return xml_response(to_bytes(root))
 
@@ -120,10 +125,20 @@ class Simulator:
         return xml_response(result_xml(0, "Ok"))
 
     async def webservice(self, request: web.Request) -> web.Response:
-        # The digest algorithm is not documented; the simulator accepts any well-formed message.
-        root = parse_xml(await request.read())
-        if root.tag != "authenticateuserdigest":
-            raise SenseError.of(ResultCode.BAD_REQUEST, "expected an <AuthenticateUserDigest> message")
+        """A login (app.sense.login). Without a configured user any well-formed message is accepted."""
+        body = await request.read()
+        s = self.settings
+        if not s.user:
+            root = parse_xml(body)
+            if root.tag != "authenticateuserdigest":
+                raise SenseError.of(ResultCode.BAD_REQUEST, "expected an <AuthenticateUserDigest> message")
+            return xml_response(result_xml(0, "Ok"))
+        why = check_login(body, s.user, s.password)
+        if why is not None:
+            log.warning("refused a login from %s: %s", request.remote, why)
+            raise SenseError.of(ResultCode.NOT_AUTHORIZED, f"login refused: {why}")
+        self.logins += 1
+        log.info("login by %r from %s", s.user, request.remote)
         return xml_response(result_xml(0, "Ok"))
 
     async def pair_state_get(self, request: web.Request) -> web.Response:

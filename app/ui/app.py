@@ -11,12 +11,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtGui import QFont, QFontInfo
+from PySide6.QtGui import QFont, QFontInfo, QIcon, QPixmap
 from PySide6.QtWidgets import QApplication
 
 from ..client import ClientSettings, PairSettings, RedundantClient
 from ..config import log_dir, parse_listen
-from ..resources_access import read_text
+from ..resources_access import read_text, resource
 from . import qtloop
 from .main_window import MainWindow
 from .settings import ConsoleSettings
@@ -32,6 +32,13 @@ def make_app(theme: str = "dark") -> QApplication:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("SenseTwin")
+    app.setDesktopFileName("sensetwin")  # matches the menu entry of `sensetwin install-desktop`
+    icon = QIcon()
+    for size in (16, 32, 48, 64, 128, 256):
+        pixmap = QPixmap()
+        if pixmap.loadFromData(resource("icons", f"sensetwin-{size}.png").read_bytes()):
+            icon.addPixmap(pixmap)
+    app.setWindowIcon(icon)
     app.setQuitOnLastWindowClosed(False)
     app.setStyleSheet(read_text("themes", f"{theme if theme in ('dark', 'light') else 'dark'}.qss"))
     return app
@@ -40,8 +47,10 @@ def make_app(theme: str = "dark") -> QApplication:
 def client_settings(s: ConsoleSettings) -> ClientSettings:
     pair = None
     if s.pair_role:
-        pair = PairSettings(s.pair_role, s.pair_name, s.peer_url, parse_listen(s.peer_listen))
-    return ClientSettings(s.station, s.managers, s.servers, timeout=s.timeout, pair=pair)
+        pair = PairSettings(s.pair_role, s.pair_name, s.peer_url, parse_listen(s.peer_listen), token=s.pair_token)
+    return ClientSettings(
+        s.station, s.managers, s.servers, timeout=s.timeout, pair=pair, verify=s.ca_bundle or True, token=s.token
+    )
 
 
 async def run_window(app: QApplication, s: ConsoleSettings, demo: Any = None, screenshot: Path | None = None) -> int:

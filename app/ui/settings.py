@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from ..config import DEFAULTS, config_dir
+from ..security import check_token_text, is_loopback
 
 
 @dataclass
@@ -26,6 +27,9 @@ class ConsoleSettings:
     peer_listen: str = "127.0.0.1:9200"
     timeout: float = DEFAULTS.client_timeout
     theme: str = "dark"
+    token: str = field(default="", repr=False)  # sent to the managers (X-SenseTwin-Token); SENSETWIN_TOKEN wins
+    pair_token: str = field(default="", repr=False)  # shared by the two consoles of a pair
+    ca_bundle: str = ""  # PEM file of the CA that signed https managers' and servers' certificates
 
     def problems(self) -> list[str]:
         """Every reason these settings cannot be used, in words for the person who typed them."""
@@ -45,6 +49,16 @@ class ConsoleSettings:
             out.append("Timeout: choose between 0.2 and 30 seconds.")
         if self.theme not in ("dark", "light"):
             out.append("Theme: dark or light.")
+        for label, token in (("Token", self.token), ("Pair token", self.pair_token)):
+            try:
+                if token:
+                    check_token_text(label, token)
+            except ValueError as exc:
+                out.append(f"{label}: {exc}.")
+        if self.pair_role and not self.pair_token and not is_loopback(self.peer_listen.rpartition(":")[0].strip("[]")):
+            out.append("Pair token: a peer link on a network address needs one (the same on both consoles).")
+        if self.ca_bundle and not Path(self.ca_bundle).is_file():
+            out.append(f"CA bundle: {self.ca_bundle} does not exist.")
         return out
 
 
@@ -59,7 +73,7 @@ class SettingsError(Exception):
 def load(path: Path | None = None) -> ConsoleSettings:
     p = path or settings_path()
     if not p.exists():
-        return ConsoleSettings()
+        return ConsoleSettings(token=os.environ.get("SENSETWIN_TOKEN", ""))
     mode = p.stat().st_mode
     if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise SettingsError(f"{p} can be read by other users; it may hold credentials. Fix it with: chmod 600 {p}")
@@ -68,7 +82,14 @@ def load(path: Path | None = None) -> ConsoleSettings:
     except (OSError, ValueError) as exc:
         raise SettingsError(f"cannot read {p}: {exc}. Fix or delete the file to start with defaults.") from None
     known = {f.name for f in fields(ConsoleSettings)}
-    s = ConsoleSettings(**{k: v for k, v in data.items() if k in known})
+    if not isinstance(data, dict):
+        raise SettingsError(f"{p} is not a settings object. Fix or delete the file to start with defaults.")
+    try:
+        s = ConsoleSettings(**{k: v for k, v in data.items() if k in known})
+    except TypeError as exc:
+        raise SettingsError(f"{p}: {exc}") from None
+    if os.environ.get("SENSETWIN_TOKEN"):
+        s.token = os.environ["SENSETWIN_TOKEN"]
     problems = s.problems()
     if problems:
         raise SettingsError(f"{p}: " + " ".join(problems))

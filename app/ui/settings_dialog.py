@@ -42,6 +42,12 @@ class SettingsDialog(QDialog):
         self.theme = QComboBox()
         self.theme.addItems(["dark", "light"])
         self.theme.setCurrentText(s.theme)
+        self.token = QLineEdit(s.token)
+        self.token.setEchoMode(QLineEdit.EchoMode.Password)
+        self.pair_token = QLineEdit(s.pair_token)
+        self.pair_token.setEchoMode(QLineEdit.EchoMode.Password)
+        self.ca_bundle = QLineEdit(s.ca_bundle)
+        self.ca_bundle.setPlaceholderText("empty: the system's trusted CAs")
         form = QFormLayout()
         for label, w in (
             ("Station name", self.station),
@@ -53,6 +59,9 @@ class SettingsDialog(QDialog):
             ("Peer link listens on", self.peer_listen),
             ("Timeout per manager (s)", self.timeout),
             ("Theme", self.theme),
+            ("Access token (from the installer)", self.token),
+            ("Pair token (same on both consoles)", self.pair_token),
+            ("CA bundle for https (PEM file)", self.ca_bundle),
         ):
             form.addRow(label, w)
         self.error = QLabel("")
@@ -81,6 +90,9 @@ class SettingsDialog(QDialog):
             self.peer_listen.text().strip(),
             self.timeout.value(),
             self.theme.currentText(),
+            self.token.text().strip(),
+            self.pair_token.text().strip(),
+            self.ca_bundle.text().strip(),
         )
 
     def try_save(self) -> None:

@@ -86,6 +86,8 @@ class RedundancyStrip(QWidget):
         for name, m in v.managers.items():
             if not m.reachable:
                 level, words = "down", "DOWN"
+            elif m.token_refused:
+                level, words = "down", "TOKEN REFUSED"
             elif m.forwarding:
                 level, words = "ok", "EXECUTING"
             elif m.mode == "failover":
@@ -94,6 +96,8 @@ class RedundancyStrip(QWidget):
                 level, words = "warn", m.mode.upper()
             mode = f"{m.mode} mode · " if m.reachable else ""
             detail = f"{mode}queue {m.queue} · since {m.since or '—'}"
+            if m.reachable and m.token_refused:
+                detail = "set this console's token: File › Settings"
             self.tiles[f"{name} manager"].show_state(level, words, detail)
         p = v.peer
         if not p.configured:
@@ -110,7 +114,14 @@ class RedundancyStrip(QWidget):
     def _banner(self, v: SystemView) -> None:
         active = v.active_server
         executing = v.executing_manager
-        if active is None:
+        refusing = [m.name for m in v.managers.values() if m.reachable and m.token_refused]
+        if refusing:
+            who = " and ".join(refusing)
+            text, level = (
+                f"TOKEN REFUSED by the {who} manager — set this console's access token (File › Settings)",
+                "bad",
+            )
+        elif active is None:
             text, level = "NO ACTIVE SERVER — actions are held, then refused; check both Sense servers", "bad"
         elif active.name == "secondary":
             primary = v.servers.get("primary")

@@ -13,6 +13,7 @@ import pytest
 
 from app.client import ClientSettings, RedundantClient
 from app.demo import Topology, free_port
+from app.security import TOKEN_HEADER
 from tests.console_process import ConsoleProcess
 from tests.e2e.test_manager_bad_input import _fake, _start_fake
 from tests.helpers import journal_counts, wait_for
@@ -107,6 +108,7 @@ def test_peer_messages_malformed_foreign_old_or_replayed_are_refused(system: Top
             assert h.post(url, json={**good, "pair": "other"}).status_code == 409
             assert h.post(url, json={**good, "at": time.time() - 3600}).status_code == 409
             assert h.post(url, json={**good, "uid": "bad uid with spaces"}).status_code == 400
+            assert h.post(url, json={**good, "uid": "deskA-newline\n"}).status_code == 400
             assert h.post(url, json={**good, "params": {"x": 1}}).status_code == 400
             assert h.post(url, json={**good, "command": "x;rm -rf"}).status_code == 400
             sel = {**good, "uid": "deskA-sel-1", "command": "startPlayback", "params": {}}
@@ -117,5 +119,40 @@ def test_peer_messages_malformed_foreign_old_or_replayed_are_refused(system: Top
         wait_for(lambda: journal_counts(system.journal).get("deskA-sel-1") == 1, 10, "the one good action")
         assert journal_counts(system.journal) == {"deskA-sel-1": 1}
         assert b.proc.poll() is None  # still running
+    finally:
+        b.stop()
+
+
+def test_with_a_pair_token_the_peer_link_refuses_messages_without_it(system: Topology) -> None:
+    managers = ",".join(system.parts[f"{r} manager"].url for r in ("primary", "secondary"))
+    port = free_port()
+    token = "pair-token-5a1e09c3d7b24f68"
+    b = ConsoleProcess(
+        [
+            *("--station", "deskB", "--pair-role", "secondary", "--peer", "http://127.0.0.1:9"),
+            *("--peer-listen", f"127.0.0.1:{port}", "--managers", managers, "--pair", "wall1"),
+        ],
+        system.workdir / "console-b.log",
+        env={"SENSETWIN_PAIR_TOKEN": token},
+    )
+    try:
+        wait_for(lambda: bool(b.find(lambda x: "ready" in x)), 15, "console up")
+        url = f"http://127.0.0.1:{port}/peer/action"
+        msg = {
+            "pair": "wall1",
+            "station": "deskA",
+            "uid": "deskA-tok-1",
+            "command": "startPlayback",
+            "params": {},
+            "at": time.time(),
+        }
+        with httpx.Client(timeout=5) as h:
+            for headers in ({}, {TOKEN_HEADER: "pair-token-wrong-0000000"}):
+                r = h.post(url, json=msg, headers=headers)
+                assert r.status_code == 403 and "pair token" in r.json()["error"]
+            assert h.post(url, json=msg, headers={TOKEN_HEADER: token}).status_code == 200
+        wait_for(lambda: journal_counts(system.journal).get("deskA-tok-1") == 1, 10, "the authenticated action")
+        log = (system.workdir / "console-b.log").read_text()
+        assert token not in log and "pair-token-wrong" not in log
     finally:
         b.stop()

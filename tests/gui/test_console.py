@@ -128,3 +128,27 @@ def test_pick_a_multilayout_for_a_viewer(window: MainWindow, demo: Topology, qtb
     box.activated.emit(i)
     mons = [w for (d, _), w in sorted(window.wall.monitors.items()) if d == next(iter(window.wall.monitors))[0]]
     qtbot.waitUntil(lambda: [len(m.area.panels) for m in mons] == [1, 6], timeout=5000)
+
+
+def test_a_refused_token_shows_on_the_manager_tile_and_the_banner(qtbot: Any, tmp_path: Path) -> None:
+    from app.client import SystemView
+    from app.client.view import ManagerState, ServerState
+    from app.ui.strip import RedundancyStrip
+
+    strip = RedundancyStrip()
+    qtbot.addWidget(strip)
+    view = SystemView(
+        servers={"primary": ServerState("primary", "http://s1", state="active", epoch=1)},
+        managers={
+            "primary": ManagerState("primary", "http://m1", True, "normal", True, token_refused=True),
+            "secondary": ManagerState("secondary", "http://m2", True, "failover"),
+        },
+    )
+    strip.show_view(view)
+    tile = strip.tiles["primary manager"]
+    assert tile.state.text() == "✖ TOKEN REFUSED" and "File › Settings" in tile.detail.text()
+    assert strip.tiles["secondary manager"].state.text() == "◐ FAILOVER"
+    assert strip.banner.text().startswith("TOKEN REFUSED by the primary manager")
+    assert strip.banner.property("level") == "bad"
+    strip.resize(1100, 110)
+    strip.grab().save(str(tmp_path / "strip-token-refused.png"))

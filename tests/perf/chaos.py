@@ -36,7 +36,7 @@ from tests.perf.common import ms, pct, summary
 class Chaos:
     def __init__(self, workdir: Path, seed: int) -> None:
         self.rng = random.Random(seed)
-        self.topo = Topology.create(workdir)
+        self.topo = Topology.create(workdir, action_rate=0)
         self.proxies: dict[str, FaultProxy] = {}
         self.consoles: dict[str, ConsoleProcess] = {}
         self.console_args: dict[str, list[str]] = {}

@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     if a.smoke:
         a.actions, a.kills = 20, 1
-    with tempfile.TemporaryDirectory() as tmp, Topology.create(Path(tmp)) as topo:
+    with tempfile.TemporaryDirectory() as tmp, Topology.create(Path(tmp), action_rate=0) as topo:
         topo.start_system()
         figures = asyncio.run(measure(topo, a.actions, a.kills))
     for k, v in figures.items():

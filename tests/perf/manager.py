@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     if a.smoke:
         a.seconds, a.uids = 0.2, 5000
-    with tempfile.TemporaryDirectory() as tmp, Topology.create(Path(tmp)) as topo:
+    with tempfile.TemporaryDirectory() as tmp, Topology.create(Path(tmp), action_rate=0) as topo:
         topo.start_system()
         pm = topo.parts["primary manager"].url
         topo.wait_settled()

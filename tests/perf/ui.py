@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     from app.ui.main_window import MainWindow
     from app.ui.settings import ConsoleSettings
 
-    with tempfile.TemporaryDirectory() as tmp, Topology.create(Path(tmp)) as topo:
+    with tempfile.TemporaryDirectory() as tmp, Topology.create(Path(tmp), action_rate=0) as topo:
         topo.start_system()
         urls = {k: p.url for k, p in topo.parts.items()}
         app = make_app()

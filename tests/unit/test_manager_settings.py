@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -47,8 +48,21 @@ def test_manager_command_line_errors_are_messages_not_tracebacks(tmp_path: Path)
 
 
 @pytest.mark.parametrize("role", ["primary", "secondary"])
-def test_shipped_example_configs_are_valid(role: str) -> None:
+def test_shipped_example_configs_are_valid_once_the_tokens_are_set(role: str, tmp_path: Path) -> None:
     f = Path(__file__).resolve().parents[2] / "packaging" / "config" / f"manager-{role}.toml"
-    s = ManagerSettings(**load_toml(f))
+    with pytest.raises(ValueError, match="chmod 600"):
+        load_toml(f)  # as checked out (0644): refused, it holds tokens
+    copy = tmp_path / "copy.toml"
+    copy.write_text(f.read_text())
+    copy.chmod(0o600)
+    with pytest.raises(ValueError, match="CHANGE-ME"):
+        ManagerSettings(**load_toml(copy)).check()  # nobody runs the example tokens by mistake
+    mine = tmp_path / "m.toml"
+    mine.write_text(f.read_text().replace("CHANGE-ME", "site-secret"))
+    mine.chmod(0o600)
+    s = ManagerSettings(**load_toml(mine))
     s.check()
-    assert s.role.value == role and len(s.servers) == 2 and s.peer_url
+    assert s.role.value == role and len(s.servers) == 2 and s.peer_url and s.peer_token in s.tokens.values()
+    keys = {line.split("=")[0].strip().lstrip("# ") for line in f.read_text().splitlines() if "=" in line}
+    documented = {k.name for k in fields(ManagerSettings)} - {"extra", "host", "port", "peer_url", "tokens"}
+    assert documented <= keys, f"keys missing from the example: {documented - keys}"

@@ -1,0 +1,133 @@
+"""`sensetwin check`: can this workstation reach both managers and both Sense servers, who is active, how fast do
+they answer, and is this console's token accepted? Prints one line per part and exits 1 on any problem, with what
+to do about it. Reads only: it never sends an action."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from .client.http import HttpLink, LinkError
+from .sense import SenseError, XmlError, parse_result, parse_xml
+
+
+@dataclass
+class Line:
+    part: str
+    url: str
+    ok: bool
+    rtt_ms: float | None = None
+    facts: dict[str, str] = field(default_factory=dict)
+    problem: str = ""
+
+    def render(self) -> str:
+        rtt = f"{self.rtt_ms:6.1f} ms" if self.rtt_ms is not None else "     -   "
+        facts = ", ".join(f"{k} {v}" for k, v in self.facts.items() if v)
+        mark = "ok     " if self.ok else "PROBLEM"
+        text = f"{mark} {self.part:<18} {self.url:<32} {rtt}  {facts}"
+        return text + (f"\n        -> {self.problem}" if self.problem else "")
+
+
+async def _timed_get(http: HttpLink, url: str, params: dict[str, str] | None = None) -> tuple[bytes, float]:
+    t = time.perf_counter()
+    reply = await http.get(url, params)
+    return reply.body, (time.perf_counter() - t) * 1000
+
+
+ROUNDS = 3  # the lowest of three round trips; forwarding seen in any of three reads (the lease renews on demand)
+
+
+async def _server(http: HttpLink, name: str, url: str) -> Line:
+    try:
+        rtts = []
+        for _ in range(ROUNDS):
+            body, rtt = await _timed_get(http, url + "/info")
+            rtts.append(rtt)
+        rtt = min(rtts)
+        root = parse_xml(body)
+    except LinkError as exc:
+        return Line(name, url, False, problem=f"unreachable: {exc.reason}. Check the address and the network.")
+    except XmlError:
+        return Line(name, url, False, problem="answers, but not with a Sense /info; is this a Sense server?")
+    facts = {
+        "version": root.findtext("version") or "?",
+        "state": root.findtext("state") or "(a real Sense server: no state tag)",
+        "epoch": root.findtext("epoch") or "",
+    }
+    return Line(name, url, True, rtt, facts)
+
+
+async def _manager(http: HttpLink, name: str, url: str, token_set: bool) -> Line:
+    try:
+        rtts, forwarding = [], False
+        for i in range(ROUNDS):
+            _, rtt = await _timed_get(http, url + "/info")
+            rtts.append(rtt)
+            body, _ = await _timed_get(http, url + "/command", {"command": "getManagerStatus"})
+            res = parse_result(body)
+            forwarding = forwarding or res.text("managerstatus/forwarding") == "true"
+            if i < ROUNDS - 1:
+                await asyncio.sleep(0.15)
+        rtt = min(rtts)
+    except LinkError as exc:
+        return Line(name, url, False, problem=f"unreachable: {exc.reason}. Is the manager service running?")
+    except SenseError:
+        return Line(name, url, False, problem="answers, but not as a SenseTwin manager; check the address and port")
+    if not res.ok:
+        return Line(name, url, False, rtt, problem=f"refused the status read: {res.message()}")
+
+    def t(path: str) -> str:
+        return res.text(f"managerstatus/{path}")
+
+    facts = {
+        "role": t("role"),
+        "mode": t("mode"),
+        "forwarding": str(forwarding).lower(),
+        "active server": t("activeservername") or "none",
+        "peer": "reachable" if t("peer/reachable") == "true" else "UNREACHABLE",
+        "token": t("caller/token"),
+    }
+    problems = []
+    token = t("caller/token")
+    if token in ("missing", "invalid"):
+        problems.append(
+            f"this console's token is {token}: actions will be refused (-104). "
+            + ("Set it in File > Settings or SENSETWIN_TOKEN." if not token_set else "Ask for a valid token.")
+        )
+    if not t("activeservername"):
+        problems.append("this manager sees no active Sense server")
+    if t("peer/url") and t("peer/reachable") != "true":
+        problems.append("this manager cannot reach its peer manager (E); check the peer address and peer_token")
+    return Line(name, url, not problems, rtt, facts, "; ".join(problems))
+
+
+async def run_check(managers: list[str], servers: list[str], token: str = "", verify: bool | str = True) -> int:
+    http = HttpLink(timeout=3.0, verify=verify, tokens=dict.fromkeys(managers, token))
+    names = ["primary", "secondary"]
+    try:
+        lines = await asyncio.gather(
+            *(_manager(http, f"{names[i]} manager", u, bool(token)) for i, u in enumerate(managers)),
+            *(_server(http, f"{names[i]} server", u) for i, u in enumerate(servers)),
+        )
+    finally:
+        await http.close()
+    for line in lines:
+        print(line.render())
+    mgrs = [ln for ln in lines if ln.part.endswith("manager") and ln.facts]
+    forwarding = [ln.part for ln in mgrs if ln.facts.get("forwarding") == "true"]
+    actives = {ln.facts.get("active server", "none") for ln in mgrs} - {"none"}
+    summary = []
+    if len(forwarding) > 1:
+        summary.append(f"both managers are forwarding ({', '.join(forwarding)}): check the link between them")
+    if mgrs and not forwarding:
+        summary.append("no manager is forwarding yet: actions wait (normal for up to 1.5 s after a failure)")
+    if len(actives) > 1:
+        summary.append(f"the managers disagree on the active server ({', '.join(sorted(actives))})")
+    if len(managers) < 2:
+        summary.append("only one manager is configured: no redundancy")
+    for s in summary:
+        print(f"PROBLEM {s}")
+    bad = any(not ln.ok for ln in lines) or bool(summary)
+    print("check: " + ("PROBLEMS found; see the lines above" if bad else "everything answers; the system is redundant"))
+    return 1 if bad else 0

@@ -1,0 +1,381 @@
+"""Only consoles with a valid token act; the managers' feed and fence need the peer token; the manager logs in to
+its servers; no token or password reaches a log; actions over the rate are refused and not executed; https."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from app.client import ClientSettings, RedundantClient
+from app.client.http import HttpLink, NotSent
+from app.demo import Topology, free_port
+from app.demo.topology import Part
+from app.security import TOKEN_HEADER, client_tls
+from app.sense import encode, parse_result, parse_xml
+from tests.helpers import command, journal_counts, manager_field, wait_for, wall_target
+
+TOKENS = {
+    "console-1": "c1-tok-9f2a61d3b8e04c7a55e1",
+    "console-2": "c2-tok-1b7c0e92d4f35a8866c3",
+    "peer": "peer-tok-7d41ac09e3b2f6851a0c",
+}
+PASSWORD = "Sense-pa55word-never-logged"
+USER = "operator"
+
+
+def write_config(path: Path, lines: dict[str, Any], tokens: dict[str, str] | None = None) -> Path:
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int | float):
+            return str(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return '"' + str(v).replace("\\", "\\\\") + '"'
+
+    text = "[manager]\n" + "".join(f"{k} = {value(v)}\n" for k, v in lines.items())
+    if tokens:
+        text += "\n[manager.tokens]\n" + "".join(f"{k} = {value(v)}\n" for k, v in tokens.items())
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    return path
+
+
+def _secure_sims(topo: Topology, password: str = PASSWORD) -> None:
+    for part in topo.add_sims():
+        part.args += ["--user", USER]
+        part.env["SENSETWIN_SIM_PASSWORD"] = password
+
+
+def _start_secure(topo: Topology, tmp: Path, **per_role: dict[str, Any]) -> None:
+    """Two sims that check logins and two managers with tokens; `per_role` overrides config keys by role."""
+    _secure_sims(topo)
+    servers = [topo.parts[f"{r} server"].url for r in ("primary", "secondary")]
+    ports = {"primary": free_port(), "secondary": free_port()}
+    for role, other in (("primary", "secondary"), ("secondary", "primary")):
+        lines = {
+            "role": role,
+            "listen": f"127.0.0.1:{ports[role]}",
+            "servers": servers,
+            "peer": f"http://127.0.0.1:{ports[other]}",
+            "state_dir": str(tmp / "state"),
+            "peer_token": TOKENS["peer"],
+            "action_rate": 2.0,
+            "action_burst": 3,
+            "server_user": USER,
+            "server_password": PASSWORD,
+            **per_role.get(role, {}),
+        }
+        cfg = write_config(tmp / f"{role}.toml", lines, TOKENS)
+        topo.add(f"{role} manager", ["manager", "--config", str(cfg)], f"http://127.0.0.1:{ports[role]}")
+    topo.start_all()
+    topo.wait_ready()
+
+
+@pytest.fixture(scope="module")
+def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
+    tmp = tmp_path_factory.mktemp("secure")
+    with Topology.create(tmp) as topo:
+        _start_secure(topo, tmp)
+        topo.wait_settled()
+        yield topo
+
+
+def test_a_secondary_whose_peer_token_is_refused_never_takes_over(tmp_path: Path) -> None:
+    with Topology.create(tmp_path) as topo:
+        _start_secure(topo, tmp_path, secondary={"peer_token": "a-token-the-primary-does-not-know"})
+        pm, sm = topo.parts["primary manager"].url, topo.parts["secondary manager"].url
+        wait_for(lambda: manager_field(sm, "peer/mode") == "refused our token", 10, "the refusal seen")
+        wait_for(lambda: manager_field(pm, "forwarding") == "true", 10, "the primary forwarding")
+        w = _target(topo)
+
+        async def both(uid: str) -> tuple[int, int]:
+            async with httpx.AsyncClient(timeout=10, headers={TOKEN_HEADER: TOKENS["console-1"]}) as c:
+                q = f"/command?{encode('selectCamera', w, uid)}"
+                a, b = await asyncio.gather(c.get(pm + q), c.get(sm + q))
+            return parse_result(a.content).errorcode, parse_result(b.content).errorcode
+
+        answers = [asyncio.run(both(f"desk4-0b0b-{i}")) for i in range(3)]
+        assert all(a == 0 and b == -104 for a, b in answers), answers  # the secondary stood still
+        assert all(journal_counts(topo.journal).get(f"desk4-0b0b-{i}") == 1 for i in range(3))
+        assert manager_field(sm, "mode") == "failover" and manager_field(sm, "queue") == "0"
+        assert "refused our token" in topo.parts["secondary manager"].log_path.read_text()
+
+
+def _act(base: str, uid: str, token: str | None, **params: str) -> tuple[int, str]:
+    headers = {TOKEN_HEADER: token} if token is not None else {}
+    r = httpx.get(f"{base}/command?{encode('selectCamera', params, uid)}", headers=headers, timeout=10)
+    res = parse_result(r.content)
+    return res.errorcode, res.description
+
+
+def _target(topo: Topology) -> dict[str, str]:
+    return {**wall_target(topo.parts["primary server"].url), "cameraview": "cameraid:101"}
+
+
+def test_an_action_without_a_token_or_with_a_wrong_one_is_refused_and_not_executed(secure: Topology) -> None:
+    pm, sm = secure.parts["primary manager"].url, secure.parts["secondary manager"].url
+    w = _target(secure)
+    for base in (pm, sm):
+        assert _act(base, "sec-none-1", None, **w)[0] == -104
+        code, text = _act(base, "sec-wrong-1", "not-the-token-at-all-0000", **w)
+        assert code == -104 and TOKEN_HEADER in text and "nothing was executed" in text
+    counts = journal_counts(secure.journal)
+    assert "sec-none-1" not in counts and "sec-wrong-1" not in counts
+    assert manager_field(pm, "counts/forwarded") == "0"
+    # reads stay open unless reads_need_token is set
+    assert command(pm, "getDivaList").errorcode == 0
+
+
+def test_an_action_with_a_valid_token_goes_to_both_managers_and_executes_once(secure: Topology) -> None:
+    pm, sm = secure.parts["primary manager"].url, secure.parts["secondary manager"].url
+    w = _target(secure)
+    assert _act(pm, "desk1-0a0a-1", TOKENS["console-1"], **w)[0] == 0
+    assert _act(sm, "desk1-0a0a-1", TOKENS["console-1"], **w)[0] == 0
+    assert journal_counts(secure.journal).get("desk1-0a0a-1") == 1
+
+
+def test_the_feed_and_the_fence_need_the_peer_token(secure: Topology) -> None:
+    pm, sm = secure.parts["primary manager"].url, secure.parts["secondary manager"].url
+    for base in (pm, sm):
+        r = httpx.get(f"{base}/manager/feed", timeout=5)
+        assert r.status_code == 403 and TOKEN_HEADER in r.json()["error"]
+        r = httpx.get(f"{base}/manager/feed", headers={TOKEN_HEADER: "x" * 20}, timeout=5)
+        assert r.status_code == 403
+        r = httpx.get(f"{base}/manager/feed", headers={TOKEN_HEADER: TOKENS["peer"]}, timeout=5)
+        assert r.status_code == 200 and "records" in r.json()
+    assert httpx.post(f"{pm}/manager/fence", json={"from": "secondary"}, timeout=5).status_code == 403
+    assert manager_field(pm, "fenced") == "false" and manager_field(pm, "forwarding") == "true"
+    # the two managers follow each other with the peer token
+    assert manager_field(pm, "peer/reachable") == "true" and manager_field(sm, "peer/reachable") == "true"
+    assert manager_field(sm, "peer/mode") == "normal"
+
+
+def test_actions_over_the_rate_are_refused_and_copies_are_not_counted(secure: Topology) -> None:
+    pm = secure.parts["primary manager"].url
+    w = _target(secure)
+    results = {f"burst-00ff-{i}": _act(pm, f"burst-00ff-{i}", TOKENS["console-1"], **w) for i in range(10)}
+    limited = [uid for uid, (code, _) in results.items() if code == -112]
+    accepted = [uid for uid, (code, _) in results.items() if code == 0]
+    assert accepted[:3] == ["burst-00ff-0", "burst-00ff-1", "burst-00ff-2"]  # the burst
+    assert limited, results
+    assert "not executed" in results[limited[0]][1]
+    counts = journal_counts(secure.journal)
+    assert all(uid not in counts for uid in limited)
+    assert all(counts.get(uid) == 1 for uid in accepted)
+    # a copy of an accepted action is answered from the dedup store, whatever the rate
+    for _ in range(5):
+        assert _act(pm, accepted[0], TOKENS["console-1"], **w)[0] == 0
+    # another station's bucket is its own
+    assert _act(pm, "desk9-00ff-1", TOKENS["console-2"], **w)[0] == 0
+
+
+def test_the_redundant_client_sends_its_token_to_the_managers(secure: Topology) -> None:
+    async def run() -> int | None:
+        c = RedundantClient(
+            ClientSettings(
+                "desk2",
+                [secure.parts[f"{r} manager"].url for r in ("primary", "secondary")],
+                [secure.parts[f"{r} server"].url for r in ("primary", "secondary")],
+                token=TOKENS["console-2"],
+            )
+        )
+        await c.start()
+        try:
+            o = await c.act("selectCamera", **_target(secure))
+            return o.errorcode
+        finally:
+            await c.close()
+
+    assert asyncio.run(run()) == 0
+
+
+def test_a_console_with_a_wrong_token_sees_it_refused_and_its_actions_are_not_executed(secure: Topology) -> None:
+    async def run() -> tuple[list[str], int | None, str]:
+        c = RedundantClient(
+            ClientSettings(
+                "desk5",
+                [secure.parts[f"{r} manager"].url for r in ("primary", "secondary")],
+                [secure.parts[f"{r} server"].url for r in ("primary", "secondary")],
+                token="a-token-nobody-configured-0000",
+            )
+        )
+        changes: list[str] = []
+        c.subscribe(lambda view, ch: changes.extend(x.text for x in ch))
+        await c.start()
+        try:
+            loop = asyncio.get_running_loop()
+            end = loop.time() + 10
+            while not all(m.token_refused for m in c.view.managers.values()):
+                assert loop.time() < end, c.view.summary()
+                await asyncio.sleep(0.02)
+            o = await c.act("selectCamera", **_target(secure))
+            return changes, o.errorcode, o.message
+        finally:
+            await c.close()
+
+    changes, code, message = asyncio.run(run())
+    assert code is None and message.count("(-104)") == 2 and "access token" in message  # both managers refused
+    assert any("refuses this console's access token" in t for t in changes)
+    assert not any(uid.startswith("desk5-") for uid in journal_counts(secure.journal))
+
+
+def test_check_shows_roles_and_round_trips_and_fails_on_a_missing_or_wrong_token(
+    secure: Topology, tmp_path: Path
+) -> None:
+    managers = ",".join(secure.parts[f"{r} manager"].url for r in ("primary", "secondary"))
+    servers = ",".join(secure.parts[f"{r} server"].url for r in ("primary", "secondary"))
+
+    def check(token: str | None) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k != "SENSETWIN_TOKEN"}
+        env.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"))
+        if token is not None:
+            env["SENSETWIN_TOKEN"] = token
+        return subprocess.run(
+            [sys.executable, "-m", "app", "check", "--managers", managers, "--servers", servers],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+
+    good = check(TOKENS["console-1"])
+    assert good.returncode == 0, good.stdout + good.stderr
+    lines = good.stdout.splitlines()
+    assert any(ln.startswith("ok") and "primary manager" in ln and "role primary" in ln for ln in lines)
+    assert any("secondary manager" in ln and "mode failover" in ln and "token valid" in ln for ln in lines)
+    assert any("primary server" in ln and "state active" in ln and " ms " in ln for ln in lines)
+    assert "the system is redundant" in good.stdout and TOKENS["console-1"] not in good.stdout
+    missing = check(None)
+    assert missing.returncode == 1 and "token is missing" in missing.stdout
+    wrong = check("a-wrong-token-but-long-enough")
+    assert wrong.returncode == 1 and "token is invalid" in wrong.stdout
+
+
+def test_managers_log_in_to_their_servers_and_no_secret_reaches_a_log(secure: Topology) -> None:
+    for r in ("primary", "secondary"):
+        wait_for(
+            lambda r=r: int(_info(secure.parts[f"{r} server"].url).findtext("logins") or 0) >= 1,  # type: ignore[misc]
+            10,
+            f"a manager logged in to the {r} server",
+        )
+    logs = {p.name: p.log_path.read_text(errors="replace") for p in secure.parts.values()}
+    assert "logged in as 'operator'" in logs["primary manager"]
+    assert "refused GET /command" in logs["primary manager"]  # the refusals of the tests above, by address
+    for name, text in logs.items():
+        for secret in (PASSWORD, *TOKENS.values(), "not-the-token-at-all-0000"):
+            assert secret not in text, f"{name} log holds a secret"
+    assert "'***'" in logs["primary manager"]  # the settings line shows secrets masked
+
+
+def _one_manager(tmp_path: Path, port: int, sim: Part) -> dict[str, Any]:
+    return {
+        "role": "primary",
+        "listen": f"127.0.0.1:{port}",
+        "servers": [sim.url],
+        "state_dir": str(tmp_path / "state"),
+    }
+
+
+def _info(base: str) -> Any:
+    return parse_xml(httpx.get(base + "/info", timeout=5).content)
+
+
+def test_reads_can_need_a_token_and_a_refused_login_is_reported_without_the_password(tmp_path: Path) -> None:
+    with Topology.create(tmp_path) as topo:
+        sim = topo.add_single_sim()
+        sim.args += ["--user", USER]
+        sim.env["SENSETWIN_SIM_PASSWORD"] = "the-real-password"
+        port = free_port()
+        cfg = write_config(
+            tmp_path / "m.toml",
+            {
+                **_one_manager(tmp_path, port, sim),
+                "reads_need_token": True,
+                "server_user": USER,
+                "server_password": PASSWORD,
+            },
+            {"console-1": TOKENS["console-1"]},
+        )
+        m = topo.add("primary manager", ["manager", "--config", str(cfg)], f"http://127.0.0.1:{port}")
+        topo.start_all()
+        topo.wait_ready()
+        assert command(m.url, "getDivaList").errorcode == -104
+        assert command(m.url, "getManagerStatus").errorcode == -104
+        r = httpx.get(f"{m.url}/command?command=getDivaList", headers={TOKEN_HEADER: TOKENS["console-1"]})
+        assert parse_result(r.content).errorcode == 0
+        wait_for(lambda: "refused the login" in m.log_path.read_text(), 10, "the refused login is logged")
+        text = m.log_path.read_text() + sim.log_path.read_text()
+        assert "check server_user and server_password" in text
+        assert PASSWORD not in text and "the-real-password" not in text and TOKENS["console-1"] not in text
+
+
+def test_a_manager_serves_https_and_clients_trust_it_only_with_the_ca_bundle(tmp_path: Path) -> None:
+    trustme = pytest.importorskip("trustme")  # a test extra; make test installs it
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    ca_file, cert_file, key_file = tmp_path / "ca.pem", tmp_path / "cert.pem", tmp_path / "key.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    cert.cert_chain_pems[0].write_to_path(str(cert_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    with Topology.create(tmp_path) as topo:
+        sim = topo.add_single_sim()
+        port = free_port()
+        cfg = write_config(
+            tmp_path / "m.toml",
+            {
+                **_one_manager(tmp_path, port, sim),
+                "tls_cert": str(cert_file),
+                "tls_key": str(key_file),
+            },
+        )
+        url = f"https://127.0.0.1:{port}"
+        m: Part = topo.add("primary manager", ["manager", "--config", str(cfg)], url)
+        sim.start()
+        wait_for(sim.answers, 10, "sim up")
+        m.start()
+
+        def https_ok() -> bool:
+            try:
+                r = httpx.get(f"{url}/command?command=getManagerStatus", verify=client_tls(ca_file), timeout=1)
+                return parse_result(r.content).text("managerstatus/activeservername") == "primary"
+            except httpx.HTTPError:
+                return False
+
+        wait_for(https_ok, 15, "manager answering over https")
+        assert "listening on https://" in m.log_path.read_text()
+
+        async def run() -> tuple[str, int | None]:
+            plain = HttpLink(timeout=2)
+            try:
+                await plain.get(url + "/info")
+                reason = "trusted without the CA"
+            except NotSent as exc:
+                reason = exc.reason
+            finally:
+                await plain.close()
+            c = RedundantClient(ClientSettings("desk3", [url], [sim.url], verify=str(ca_file)))
+            await c.start()
+            try:
+                o = await c.act("selectCamera", **_wall_of(sim.url))
+                return reason, o.errorcode
+            finally:
+                await c.close()
+
+        reason, code = asyncio.run(run())
+        assert "not trusted" in reason and "CA bundle" in reason
+        assert code == 0
+        assert journal_counts(topo.journal) and sum(journal_counts(topo.journal).values()) == 1
+
+
+def _wall_of(base: str) -> dict[str, str]:
+    return {**wall_target(base), "cameraview": "cameraid:101"}
