@@ -4,7 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench clean
+BUNDLE := dist/sensetwin/sensetwin
+
+.PHONY: demo test lint bench bundle bundle-test clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] < (3, 14) else "SenseTwin needs Python 3.11 to 3.13; set PYTHON=python3.12 (for example)")'
@@ -24,9 +26,19 @@ lint: $(STAMP)
 test: lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -o addopts="" tests/gui
+	$(MAKE) bundle-test
+
+# The one-folder bundle (PyInstaller), and the tests that run the bundled binary.
+bundle: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[test,bundle]"
+	$(BIN)/pyinstaller --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller \
+		packaging/pyinstaller/sensetwin.spec
+
+bundle-test: bundle
+	QT_QPA_PLATFORM=offscreen SENSETWIN_BUNDLE=$(BUNDLE) $(BIN)/python -m pytest -o addopts="" tests/bundle
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.perf.report
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist *.egg-info
