@@ -80,9 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--failback", choices=["auto", "manual"], default="auto")
     sim.add_argument("--heartbeat-ms", type=int, default=int(DEFAULTS.heartbeat_interval * 1000))
     sim.add_argument("--misses", type=int, default=DEFAULTS.heartbeat_misses)
-    sim.add_argument(
-        "--user", default="", help="check /webservice logins: this user, password from SENSETWIN_SIM_PASSWORD"
-    )
+    sim.add_argument("--user", default="", help="check /webservice logins (password: SENSETWIN_SIM_PASSWORD)")
+    sim.add_argument("--tls-cert", type=Path, help="serve https with this certificate (PEM) and --tls-key")
+    sim.add_argument("--tls-key", type=Path, help="the private key (PEM) of --tls-cert")
 
     man = sub.add_parser("manager", help="run the primary or secondary manager service")
     man.add_argument("--config", type=Path, help="TOML file with the settings below (command-line values win)")
@@ -146,6 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 misses=args.misses,
                 user=args.user,
                 password=os.environ.get("SENSETWIN_SIM_PASSWORD", ""),
+                tls_cert=args.tls_cert,
+                tls_key=args.tls_key,
             )
         )
         return 0

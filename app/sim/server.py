@@ -12,6 +12,7 @@ from aiohttp import web
 
 from ..config import DEFAULTS
 from ..http_service import error_response, sense_errors, serve, xml_response
+from ..security import server_tls
 from ..sense import ResultCode, SenseError, decode, el, fields, lookup, parse_xml, result_xml, to_bytes
 from ..sense.catalogue import validate
 from ..sense.events import EventLog, utc_now
@@ -41,6 +42,8 @@ class SimSettings:
     misses: int = DEFAULTS.heartbeat_misses
     user: str = ""  # when set, /webservice logins are checked against user and password (SENSETWIN_SIM_PASSWORD)
     password: str = field(default="", repr=False)
+    tls_cert: Path | None = None  # both set: serve https (a single server; the pair link J stays http)
+    tls_key: Path | None = None
 
 
 class Simulator:
@@ -200,7 +203,12 @@ def create_app(settings: SimSettings) -> web.Application:
 
 def run(settings: SimSettings) -> None:
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s sim-{settings.role.value} %(levelname)s %(message)s")
-    asyncio.run(serve(create_app(settings), settings.host, settings.port, f"sensetwin sim ({settings.role.value})"))
+    try:
+        tls = server_tls(settings.tls_cert, settings.tls_key)
+    except ValueError as exc:
+        raise SystemExit(f"sensetwin sim: {exc}") from None
+    name = f"sensetwin sim ({settings.role.value})"
+    asyncio.run(serve(create_app(settings), settings.host, settings.port, name, tls))
 
 
 __all__ = ["SimSettings", "Simulator", "State", "create_app", "error_response", "run"]

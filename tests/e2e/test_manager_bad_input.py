@@ -33,6 +33,7 @@ def _wall(url: str) -> dict[str, str]:
         ("command=selectLayout&monitorindex=0&layoutid=1&uid=", -106),
         ("command=getDivaList&x=" + "y" * (1024 * 1024), -111),
         ("command=selectLayout&uid=a&uid=b", -111),
+        ("command=getDivaList&" + "&".join(f"p{i}=1" for i in range(70)), -111),  # more than 64 parameters
     ],
 )
 def test_bad_requests_get_sense_errors(system: Topology, query: str, code: int) -> None:
@@ -43,6 +44,19 @@ def test_bad_requests_get_sense_errors(system: Topology, query: str, code: int) 
     assert res.errorcode == code and res.description
     assert journal_counts(system.journal) == {}
     assert manager_field(pm, "role") == "primary"  # still up
+
+
+def test_an_oversized_request_body_is_a_sense_error_and_nothing_runs(system: Topology) -> None:
+    pm, ps = system.parts["primary manager"].url, system.parts["primary server"].url
+    body = b"<action><actionname>Incident mode</actionname>" + b"<x/>" * 40_000 + b"</action>"
+    # A manager takes commands as GETs only: a POST is refused before its body is read.
+    r = raw(pm, "/command?command=executeAction&uid=big-body-1", method="POST", body=body)
+    assert parse_result(r.content).errorcode == -111 and "GET" in parse_result(r.content).description
+    # A server takes executeAction as a POST too, with a body of at most 64 KiB.
+    r = raw(ps, "/command?command=executeAction", method="POST", body=body)
+    res = parse_result(r.content)
+    assert r.status_code == 413 and res.errorcode == -111 and "Too Large" in res.description
+    assert journal_counts(system.journal) == {}
 
 
 def test_flood_of_one_uid_executes_once_and_the_service_stays_up(system: Topology) -> None:
@@ -123,7 +137,7 @@ def _start_fake(part: Part) -> None:
     wait_for(part.answers, 10, f"{part.name} up")
 
 
-@pytest.mark.parametrize("mode", ["garbage", "hang"])
+@pytest.mark.parametrize("mode", ["garbage", "hang", "huge"])
 def test_a_server_answering_garbage_or_hanging_gives_clean_errors(tmp_path: Path, mode: str) -> None:
     with Topology.create(tmp_path) as topo:
         fake = _fake(topo, mode)

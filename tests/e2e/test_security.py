@@ -319,7 +319,9 @@ def test_reads_can_need_a_token_and_a_refused_login_is_reported_without_the_pass
         assert PASSWORD not in text and "the-real-password" not in text and TOKENS["console-1"] not in text
 
 
-def test_a_manager_serves_https_and_clients_trust_it_only_with_the_ca_bundle(tmp_path: Path) -> None:
+def test_everything_over_https_trusted_only_with_the_ca_bundle(tmp_path: Path) -> None:
+    """A https server, two https managers that follow each other over https with the site CA, a console that
+    trusts that CA; a client without it refuses the certificate."""
     trustme = pytest.importorskip("trustme")  # a test extra; make test installs it
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1", "localhost")
@@ -327,46 +329,70 @@ def test_a_manager_serves_https_and_clients_trust_it_only_with_the_ca_bundle(tmp
     ca.cert_pem.write_to_path(str(ca_file))
     cert.cert_chain_pems[0].write_to_path(str(cert_file))
     cert.private_key_pem.write_to_path(str(key_file))
+    tls = client_tls(ca_file)
+    tls_args = {"tls_cert": str(cert_file), "tls_key": str(key_file), "ca_bundle": str(ca_file)}
     with Topology.create(tmp_path) as topo:
-        sim = topo.add_single_sim()
-        port = free_port()
-        cfg = write_config(
-            tmp_path / "m.toml",
-            {
-                **_one_manager(tmp_path, port, sim),
-                "tls_cert": str(cert_file),
-                "tls_key": str(key_file),
-            },
+        sport, ports = free_port(), {"primary": free_port(), "secondary": free_port()}
+        sim_url = f"https://127.0.0.1:{sport}"
+        sim = topo.add(
+            "server",
+            [
+                *("sim", "--role", "primary", "--listen", f"127.0.0.1:{sport}", "--journal", str(topo.journal)),
+                *("--tls-cert", str(cert_file), "--tls-key", str(key_file)),
+            ],
+            sim_url,
         )
-        url = f"https://127.0.0.1:{port}"
-        m: Part = topo.add("primary manager", ["manager", "--config", str(cfg)], url)
-        sim.start()
-        wait_for(sim.answers, 10, "sim up")
-        m.start()
+        urls = {r: f"https://127.0.0.1:{ports[r]}" for r in ports}
+        for role, other in (("primary", "secondary"), ("secondary", "primary")):
+            cfg = write_config(
+                tmp_path / f"{role}.toml",
+                {
+                    **_one_manager(tmp_path, ports[role], sim),
+                    "role": role,
+                    "peer": urls[other],
+                    "state_dir": str(tmp_path / f"state-{role}"),
+                    **tls_args,
+                },
+            )
+            topo.add(f"{role} manager", ["manager", "--config", str(cfg)], urls[role])
+        for part in topo.parts.values():
+            part.start()
 
-        def https_ok() -> bool:
+        def status(url: str, path: str) -> str:
             try:
-                r = httpx.get(f"{url}/command?command=getManagerStatus", verify=client_tls(ca_file), timeout=1)
-                return parse_result(r.content).text("managerstatus/activeservername") == "primary"
+                r = httpx.get(f"{url}/command?command=getManagerStatus", verify=tls, timeout=1)
+                return parse_result(r.content).text(f"managerstatus/{path}")
             except httpx.HTTPError:
-                return False
+                return ""
 
-        wait_for(https_ok, 15, "manager answering over https")
-        assert "listening on https://" in m.log_path.read_text()
+        wait_for(lambda: status(urls["primary"], "activeservername") == "primary", 20, "https manager sees the server")
+        wait_for(lambda: status(urls["secondary"], "peer/reachable") == "true", 20, "secondary follows over https")
+        wait_for(lambda: status(urls["primary"], "peer/reachable") == "true", 20, "primary follows over https")
+        assert "listening on https://" in topo.parts["primary manager"].log_path.read_text()
+        assert "listening on https://" in sim.log_path.read_text()
 
         async def run() -> tuple[str, int | None]:
             plain = HttpLink(timeout=2)
             try:
-                await plain.get(url + "/info")
+                await plain.get(urls["primary"] + "/info")
                 reason = "trusted without the CA"
             except NotSent as exc:
                 reason = exc.reason
             finally:
                 await plain.close()
-            c = RedundantClient(ClientSettings("desk3", [url], [sim.url], verify=str(ca_file)))
+            c = RedundantClient(ClientSettings("desk3", list(urls.values()), [sim_url], verify=str(ca_file)))
             await c.start()
             try:
-                o = await c.act("selectCamera", **_wall_of(sim.url))
+                r = await c.read("getLayoutStatus")
+                d = r.root.find("layoutstatus/divas/diva")
+                assert d is not None
+                target = {
+                    "divaid": d.findtext("divaid") or "",
+                    "layoutid": d.findtext("monitors/monitor/layout/layoutid") or "",
+                    "panelid": d.findtext("monitors/monitor/layout/panels/panel/panelid") or "",
+                    "cameraview": "cameraid:101",
+                }
+                o = await c.act("selectCamera", **target)
                 return reason, o.errorcode
             finally:
                 await c.close()
@@ -374,8 +400,4 @@ def test_a_manager_serves_https_and_clients_trust_it_only_with_the_ca_bundle(tmp
         reason, code = asyncio.run(run())
         assert "not trusted" in reason and "CA bundle" in reason
         assert code == 0
-        assert journal_counts(topo.journal) and sum(journal_counts(topo.journal).values()) == 1
-
-
-def _wall_of(base: str) -> dict[str, str]:
-    return {**wall_target(base), "cameraview": "cameraid:101"}
+        assert sum(journal_counts(topo.journal).values()) == 1
