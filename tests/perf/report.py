@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     global REUSE
     REUSE = a.reuse
-    sim, man, cli, ui = run("sim"), run("manager"), run("client"), run("ui")
+    sim, man, cli, ui, sec = run("sim"), run("manager"), run("client"), run("ui"), run("security")
     chaos = [run("chaos", "--actions", "1000", "--seed", s) for s in a.chaos_seeds.split(",") if s]
     cpu = platform.processor() or platform.machine()
     with open("/proc/cpuinfo", encoding="utf-8") as f:
@@ -142,6 +142,22 @@ def main(argv: list[str] | None = None) -> int:
                     f"{ui['stall_ms_actions']} ms (target < 50)",
                 ),
                 ("longest UI-thread stall during a failover", f"{ui['stall_ms_failover']} ms (target < 50)"),
+            ]
+        )
+    )
+    md.append("\n## Security (`tests/perf/security.py`)\n\n")
+    md.append(
+        table(
+            [
+                ("token check, 1 / 100 configured tokens", f"{sec['check_us_1']} / {sec['check_us_100']} µs"),
+                (
+                    "time of a check matching the first token ÷ matching none, 1 / 100 tokens",
+                    f"{sec['check_first_vs_none_1']} / {sec['check_first_vs_none_100']} (constant time: about 1)",
+                ),
+                (
+                    "read p50 through a manager requiring a token ÷ one without tokens",
+                    f"{sec['token_vs_open_p50']} ({sec['token_p50_ms']} vs {sec['open_p50_ms']} ms)",
+                ),
             ]
         )
     )
