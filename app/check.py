@@ -89,7 +89,7 @@ async def _manager(http: HttpLink, name: str, url: str, token_set: bool) -> Line
         "token": t("caller/token"),
     }
     problems = []
-    token = t("caller/token")
+    token = facts["token"]
     if token in ("missing", "invalid"):
         problems.append(
             f"this console's token is {token}: actions will be refused (-104). "

@@ -29,6 +29,11 @@ def _url(value: str) -> str:
     return value.rstrip("/")
 
 
+def _url_list(text: str) -> list[str]:
+    """'http://a:1, http://b:2/' -> ['http://a:1', 'http://b:2']: empty entries dropped, no trailing slash."""
+    return [u.strip().rstrip("/") for u in text.split(",") if u.strip()]
+
+
 def _manager_settings(args: argparse.Namespace) -> ManagerSettings:
     from .config import state_dir
     from .manager import ManagerSettings, Role, load_toml
@@ -42,7 +47,7 @@ def _manager_settings(args: argparse.Namespace) -> ManagerSettings:
     if args.listen:
         values["host"], values["port"] = args.listen
     if args.servers:
-        values["servers"] = [u.strip().rstrip("/") for u in args.servers.split(",") if u.strip()]
+        values["servers"] = _url_list(args.servers)
     if args.peer:
         values["peer_url"] = args.peer
     if args.state_dir:
@@ -161,9 +166,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         from .client import ClientSettings, PairSettings
         from .client.headless import run as run_client
+        from .ui.settings import env_token
 
-        urls = [u.strip().rstrip("/") for u in args.managers.split(",") if u.strip()]
-        servers = [u.strip().rstrip("/") for u in args.servers.split(",") if u.strip()]
+        urls, servers = _url_list(args.managers), _url_list(args.servers)
         pair = None
         if args.pair_role:
             if not args.peer:
@@ -177,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             servers,
             pair=pair,
             verify=str(args.ca_bundle) if args.ca_bundle else True,
-            token=os.environ.get("SENSETWIN_TOKEN", ""),
+            token=env_token(),
         )
         return asyncio.run(run_client(settings))
     if args.part == "check":
@@ -197,7 +202,7 @@ def _check(args: argparse.Namespace) -> int:
     import asyncio
 
     from .check import run_check
-    from .ui.settings import ConsoleSettings, SettingsError, load
+    from .ui.settings import ConsoleSettings, SettingsError, env_token, load
 
     try:
         s = load()
@@ -205,9 +210,9 @@ def _check(args: argparse.Namespace) -> int:
         if not (args.managers and args.servers):
             print(f"sensetwin check: {exc}", file=sys.stderr)
             return 2
-        s = ConsoleSettings(token=os.environ.get("SENSETWIN_TOKEN", ""))
-    managers = [u.strip().rstrip("/") for u in args.managers.split(",")] if args.managers else s.managers
-    servers = [u.strip().rstrip("/") for u in args.servers.split(",")] if args.servers else s.servers
+        s = ConsoleSettings(token=env_token())
+    managers = _url_list(args.managers) if args.managers else s.managers
+    servers = _url_list(args.servers) if args.servers else s.servers
     verify: bool | str = str(args.ca_bundle) if args.ca_bundle else (s.ca_bundle or True)
     return asyncio.run(run_check(managers, servers, s.token, verify))
 

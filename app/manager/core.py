@@ -80,7 +80,8 @@ class Manager:
         self.counts = Counts()
         self.store = DedupStore(s.state_dir / f"dedup-{s.role.value}.sqlite3", s.dedup_window, s.dedup_capacity)
         self.feed = StatusFeed(s.feed_buffer)
-        tls = client_tls(s.ca_bundle) if s.ca_bundle else None
+        # The CAs trusted for https servers and the https peer; None: the system's. Every upstream session uses it.
+        self.tls = tls = client_tls(s.ca_bundle) if s.ca_bundle else None
         login = Login(s.server_user, str(s.server_password)) if s.server_user else None
         self.servers = ServerFollower(
             s.servers, s.server_poll, s.upstream_timeout, self._server_changed, tls=tls, login=login
@@ -281,7 +282,7 @@ class Manager:
         An idempotent action may be sent again (reported as a re-execution); any other never is."""
         loop = asyncio.get_running_loop()
         # A peer whose feed polls we refuse (a wrong peer_token) reads nothing of ours and never takes over (it sees
-        # the refusal, see _peer_refuses_us): waiting for its ack would stop every action, so we do not.
+        # the refusal, see _watch_queue): waiting for its ack would stop every action, so we do not.
         refused = loop.time() - self.peer_poll_refused_at < 1.0
         following = self.feed.follower_alive(self.s.peer_lease) or bool(
             self.peer and self.peer.state.reachable and not refused
@@ -462,19 +463,20 @@ class Manager:
                     self.state.mode is Mode.FAILOVER
                     and not self.state.fencing
                     and loop.time() - oldest > self.s.queue_timeout
-                    and not self._peer_refuses_us(oldest)
                 ):
-                    uid = min(self.pending.items(), key=lambda kv: kv[1].at)[0]
-                    await self._go_normal(f"uid {uid} waited {self.s.queue_timeout:.1f} s for the primary manager")
+                    if self.peer is not None and self.peer.state.refused:
+                        # The primary refuses our token but is alive: taking over would execute its actions again.
+                        self._answer_waiting_as_refused()
+                    else:
+                        uid = min(self.pending.items(), key=lambda kv: kv[1].at)[0]
+                        await self._go_normal(f"uid {uid} waited {self.s.queue_timeout:.1f} s for the primary manager")
             elif self.peer is not None and not self.fenced and not self.peer.lease_valid(self.s.peer_lease):
                 await self.peer.poll(0)
             self.pump()
 
-    def _peer_refuses_us(self, oldest: float) -> bool:
-        """A primary that refuses our token is alive: taking over would execute its actions again. Actions
-        waiting here are answered (the console has the primary's answer) instead of piling up."""
-        if self.peer is None or not self.peer.state.refused:
-            return False
+    def _answer_waiting_as_refused(self) -> None:
+        """Actions waiting past the queue timeout for a primary that refuses our token are answered (the console
+        has the primary's answer) instead of piling up."""
         loop = asyncio.get_running_loop()
         for uid, p in list(self.pending.items()):
             if loop.time() - p.at > self.s.queue_timeout and not p.future.done():
@@ -488,7 +490,6 @@ class Manager:
                     )
                 )
                 self.pending.pop(uid, None)
-        return True
 
     async def _go_normal(self, reason: str) -> None:
         assert self.peer is not None or self.role is Role.SECONDARY

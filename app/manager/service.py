@@ -12,7 +12,7 @@ from aiohttp import web
 
 from ..config import DEFAULTS
 from ..http_service import sense_errors, serve, xml_response
-from ..security import TOKEN_HEADER, TokenCheck, client_tls, server_tls
+from ..security import TOKEN_HEADER, TokenCheck, server_tls
 from ..sense import ResultCode, SenseError, classify, decode, el, fields, parse_result, result_xml, to_bytes
 from ..sense.catalogue import validate
 from ..sense.events import EventLog, answer_get_events, utc_now
@@ -35,25 +35,27 @@ class ManagerService:
         self._follow: asyncio.Task[None] | None = None
         self._refusal_logged: dict[str, float] = {}
 
-    def who(self, request: web.Request, *, need: bool) -> str:
-        """The sender's name (its token's name, else its address). Refuses a request that needs a valid token
-        and has none: a Sense-style -104, logged with the address and the reason, never with the token."""
+    def who(self, request: web.Request, *, need: bool) -> tuple[str, str]:
+        """The sender's name (its token's name, else its address) and whether its token would let it act:
+        "not required", "valid", "missing" or "invalid" (never which token). Refuses a request that needs a valid
+        token and has none: a Sense-style -104, logged with the address and the reason, never with the token."""
         addr = request.remote or "unknown address"
         if not self.tokens.enabled:
-            return addr
+            return addr, "not required"
         presented = request.headers.get(TOKEN_HEADER)
         name = self.tokens.identify(presented)
         if name is not None:
-            return name
+            return name, "valid"
+        state = "missing" if presented is None else "invalid"
         if not need:
-            return addr
+            return addr, state
         self.manager.counts.refused += 1
         loop = asyncio.get_running_loop()
         if loop.time() - self._refusal_logged.get(addr, float("-inf")) > 10:  # a flood is not a flood of log lines
             if len(self._refusal_logged) > 1000:
                 self._refusal_logged.clear()
             self._refusal_logged[addr] = loop.time()
-            why = "no token" if presented is None else "a token that matches none configured"
+            why = "no token" if state == "missing" else "a token that matches none configured"
             log.warning("refused %s %s from %s: %s", request.method, request.path, addr, why)
         raise SenseError.of(
             ResultCode.NOT_AUTHORIZED,
@@ -92,9 +94,9 @@ class ManagerService:
             raise SenseError.of(ResultCode.BAD_REQUEST, "a manager takes commands as GET /command?command=...")
         req = decode(request.rel_url.raw_query_string)
         cmd = classify(req.command)
-        source = self.who(request, need=cmd.is_action or self.s.reads_need_token)
+        source, token_state = self.who(request, need=cmd.is_action or self.s.reads_need_token)
         if cmd.name == "getManagerStatus":
-            return xml_response(self.status_xml(self._caller_token(request)))
+            return xml_response(self.status_xml(token_state))
         if cmd.name == "getEvents":
             values = validate(cmd, req.params)
             return xml_response(result_xml(0, None, await answer_get_events(self.events, values)))
@@ -102,16 +104,8 @@ class ManagerService:
             return xml_response(await self.manager.action(req, cmd, source))
         return xml_response(await self.manager.read(req))
 
-    def _caller_token(self, request: web.Request) -> str:
-        """Whether the caller's token would let it act (for `sensetwin check`); never which token it is."""
-        if not self.tokens.enabled:
-            return "not required"
-        presented = request.headers.get(TOKEN_HEADER)
-        if presented is None:
-            return "missing"
-        return "valid" if self.tokens.identify(presented) is not None else "invalid"
-
     def status_xml(self, caller_token: str = "") -> bytes:
+        """`caller_token`: whether the caller's token would let it act (for `sensetwin check` and the console)."""
         m = self.manager
         active = m.servers.active
         servers = [
@@ -233,8 +227,7 @@ class ManagerService:
     async def _follow_server_events(self) -> None:
         last: int | None = None
         wait_ms = int(DEFAULTS.health_poll * 1000)
-        tls = client_tls(self.s.ca_bundle) if self.s.ca_bundle else None
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls or True)) as session:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self.manager.tls or True)) as session:
             while True:
                 target = self.manager.servers.active
                 if target is None:

@@ -55,6 +55,11 @@ class ManagerSettings:
     server_password: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Secrets never print themselves (repr, logs, tracebacks), whatever check() is called or not.
+        self.peer_token = Secret(self.peer_token)
+        self.server_password = Secret(self.server_password)
+
     def check(self) -> None:
         if not self.servers or len(self.servers) > 2:
             raise ValueError("servers: give one or two Sense server addresses (primary first)")
@@ -63,8 +68,6 @@ class ManagerSettings:
                 raise ValueError(f"{u!r} is not an http:// or https:// address")
         if self.fence_timeout <= self.peer_lease:
             raise ValueError("fence_timeout must be longer than peer_lease, or a paused primary could act late")
-        self.peer_token = Secret(self.peer_token)
-        self.server_password = Secret(self.server_password)
         TokenCheck(self.tokens)  # raises with the name of a token that is too short or not printable
         if not self.tokens and not is_loopback(self.host) and not self.allow_unauthenticated:
             raise ValueError(

@@ -12,7 +12,7 @@ import stat
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from ..config import DEFAULTS, config_dir
+from ..config import DEFAULTS, config_dir, parse_listen
 from ..security import check_token_text, is_loopback
 
 
@@ -55,11 +55,20 @@ class ConsoleSettings:
                     check_token_text(label, token)
             except ValueError as exc:
                 out.append(f"{label}: {exc}.")
-        if self.pair_role and not self.pair_token and not is_loopback(self.peer_listen.rpartition(":")[0].strip("[]")):
-            out.append("Pair token: a peer link on a network address needs one (the same on both consoles).")
+        if self.pair_role and not self.pair_token:
+            try:
+                if not is_loopback(parse_listen(self.peer_listen)[0]):
+                    out.append("Pair token: a peer link on a network address needs one (the same on both consoles).")
+            except ValueError as exc:
+                out.append(f"Peer link listens on: {exc}.")
         if self.ca_bundle and not Path(self.ca_bundle).is_file():
             out.append(f"CA bundle: {self.ca_bundle} does not exist.")
         return out
+
+
+def env_token(default: str = "") -> str:
+    """SENSETWIN_TOKEN when set: it wins over the settings file (a token kept out of files and argv)."""
+    return os.environ.get("SENSETWIN_TOKEN") or default
 
 
 def settings_path() -> Path:
@@ -73,7 +82,7 @@ class SettingsError(Exception):
 def load(path: Path | None = None) -> ConsoleSettings:
     p = path or settings_path()
     if not p.exists():
-        return ConsoleSettings(token=os.environ.get("SENSETWIN_TOKEN", ""))
+        return ConsoleSettings(token=env_token())
     mode = p.stat().st_mode
     if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise SettingsError(f"{p} can be read by other users; it may hold credentials. Fix it with: chmod 600 {p}")
@@ -88,8 +97,7 @@ def load(path: Path | None = None) -> ConsoleSettings:
         s = ConsoleSettings(**{k: v for k, v in data.items() if k in known})
     except TypeError as exc:
         raise SettingsError(f"{p}: {exc}") from None
-    if os.environ.get("SENSETWIN_TOKEN"):
-        s.token = os.environ["SENSETWIN_TOKEN"]
+    s.token = env_token(s.token)
     problems = s.problems()
     if problems:
         raise SettingsError(f"{p}: " + " ".join(problems))

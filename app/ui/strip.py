@@ -84,20 +84,18 @@ class RedundancyStrip(QWidget):
             words = {"unreachable": "DOWN"}.get(s.state, s.state.upper())
             self.tiles[f"{name} server"].show_state(level, words, f"epoch {s.epoch} · since {s.since or '—'}")
         for name, m in v.managers.items():
+            mode = f"{m.mode} mode · " if m.reachable else ""
+            detail = f"{mode}queue {m.queue} · since {m.since or '—'}"
             if not m.reachable:
                 level, words = "down", "DOWN"
             elif m.token_refused:
-                level, words = "down", "TOKEN REFUSED"
+                level, words, detail = "down", "TOKEN REFUSED", "set this console's token: File › Settings"
             elif m.forwarding:
                 level, words = "ok", "EXECUTING"
             elif m.mode == "failover":
                 level, words = "standby", "FAILOVER"
             else:
                 level, words = "warn", m.mode.upper()
-            mode = f"{m.mode} mode · " if m.reachable else ""
-            detail = f"{mode}queue {m.queue} · since {m.since or '—'}"
-            if m.reachable and m.token_refused:
-                detail = "set this console's token: File › Settings"
             self.tiles[f"{name} manager"].show_state(level, words, detail)
         p = v.peer
         if not p.configured:

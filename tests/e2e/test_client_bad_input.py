@@ -71,29 +71,29 @@ def test_a_server_info_without_our_tags_shows_as_reachable(tmp_path: Path) -> No
         assert asyncio.run(run()) == "reachable"
 
 
-def test_peer_messages_malformed_foreign_old_or_replayed_are_refused(system: Topology) -> None:
+def _paired_console_b(system: Topology, env: dict[str, str] | None = None) -> tuple[ConsoleProcess, str]:
+    """Console B of pair "wall1" (its peer A is absent), up and ready; and the address of its /peer/action."""
     managers = ",".join(system.parts[f"{r} manager"].url for r in ("primary", "secondary"))
     port = free_port()
     b = ConsoleProcess(
         [
-            "--station",
-            "deskB",
-            "--pair-role",
-            "secondary",
-            "--peer",
-            "http://127.0.0.1:9",
-            "--peer-listen",
-            f"127.0.0.1:{port}",
-            "--managers",
-            managers,
-            "--pair",
-            "wall1",
+            *("--station", "deskB", "--pair-role", "secondary", "--peer", "http://127.0.0.1:9"),
+            *("--peer-listen", f"127.0.0.1:{port}", "--managers", managers, "--pair", "wall1"),
         ],
         system.workdir / "console-b.log",
+        env=env,
     )
     try:
         wait_for(lambda: bool(b.find(lambda x: "ready" in x)), 15, "console up")
-        url = f"http://127.0.0.1:{port}/peer/action"
+    except AssertionError:
+        b.stop()
+        raise
+    return b, f"http://127.0.0.1:{port}/peer/action"
+
+
+def test_peer_messages_malformed_foreign_old_or_replayed_are_refused(system: Topology) -> None:
+    b, url = _paired_console_b(system)
+    try:
         good = {
             "pair": "wall1",
             "station": "deskA",
@@ -124,20 +124,9 @@ def test_peer_messages_malformed_foreign_old_or_replayed_are_refused(system: Top
 
 
 def test_with_a_pair_token_the_peer_link_refuses_messages_without_it(system: Topology) -> None:
-    managers = ",".join(system.parts[f"{r} manager"].url for r in ("primary", "secondary"))
-    port = free_port()
     token = "pair-token-5a1e09c3d7b24f68"
-    b = ConsoleProcess(
-        [
-            *("--station", "deskB", "--pair-role", "secondary", "--peer", "http://127.0.0.1:9"),
-            *("--peer-listen", f"127.0.0.1:{port}", "--managers", managers, "--pair", "wall1"),
-        ],
-        system.workdir / "console-b.log",
-        env={"SENSETWIN_PAIR_TOKEN": token},
-    )
+    b, url = _paired_console_b(system, {"SENSETWIN_PAIR_TOKEN": token})
     try:
-        wait_for(lambda: bool(b.find(lambda x: "ready" in x)), 15, "console up")
-        url = f"http://127.0.0.1:{port}/peer/action"
         msg = {
             "pair": "wall1",
             "station": "deskA",

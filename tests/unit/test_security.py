@@ -132,3 +132,6 @@ def test_a_peer_link_on_a_network_address_needs_a_pair_token() -> None:
     assert any("Pair token" in p for p in ConsoleSettings(**paired).problems())  # type: ignore[arg-type]
     assert not ConsoleSettings(**paired, pair_token=GOOD).problems()  # type: ignore[arg-type]
     assert not ConsoleSettings(**{**paired, "peer_listen": "127.0.0.1:9200"}).problems()  # type: ignore[arg-type]
+    assert not ConsoleSettings(**{**paired, "peer_listen": ":9200"}).problems()  # type: ignore[arg-type]  # loopback
+    bad = ConsoleSettings(**{**paired, "peer_listen": "0.0.0.0:http"}).problems()  # type: ignore[arg-type]
+    assert any("needs a port number" in p for p in bad)
