@@ -48,8 +48,14 @@ def _manager_settings(args: argparse.Namespace) -> ManagerSettings:
         values["host"], values["port"] = args.listen
     if args.servers:
         values["servers"] = _url_list(args.servers)
-    if args.peer:
-        values["peer_url"] = args.peer
+    if args.etcd:
+        values["etcd"] = _url_list(args.etcd)
+    if args.etcd_prefix:
+        values["etcd_prefix"] = args.etcd_prefix
+    if args.site:
+        values["site"] = args.site
+    if args.etcd_allow_fewer:
+        values["etcd_allow_fewer"] = True
     if args.state_dir:
         values["state_dir"] = args.state_dir
     if args.queue_timeout is not None:
@@ -79,7 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--role", choices=["primary", "secondary"], required=True)
     sim.add_argument("--listen", type=_listen, default=("127.0.0.1", 0), metavar="HOST:PORT")
     sim.add_argument("--peer", type=_url, help="address of the other server of the pair (J)")
-    sim.add_argument("--site", type=Path, help="site description (JSON); default: the built-in demo site")
+    sim.add_argument(
+        "--site",
+        default="demo",
+        metavar="demo|big|FILE",
+        help="the site to serve: demo (the built-in demo site, default), big (20 servers, 2,000 cameras, "
+        "30 viewer stations) or a site description file (JSON, the shape of the demo site)",
+    )
     sim.add_argument("--journal", type=Path, help="append every executed action here as a JSON line")
     sim.add_argument("--state-dir", type=Path, help="where the server keeps its epoch across restarts")
     sim.add_argument("--failback", choices=["auto", "manual"], default="auto")
@@ -94,8 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
     man.add_argument("--role", choices=["primary", "secondary"])
     man.add_argument("--listen", type=_listen, metavar="HOST:PORT")
     man.add_argument("--servers", help="primary and secondary Sense server addresses, comma-separated")
-    man.add_argument("--peer", type=_url, help="address of the other manager (E)")
-    man.add_argument("--state-dir", type=Path, help="where the dedup store lives (default: the user state dir)")
+    man.add_argument("--etcd", help="the three etcd members' client addresses, comma-separated")
+    man.add_argument("--etcd-prefix", help="the site's etcd key prefix (default /sensetwin/)")
+    man.add_argument("--site", help="the site's name, the same for both managers (default sensetwin)")
+    man.add_argument(
+        "--etcd-allow-fewer", action="store_true", help="allow fewer than three etcd members (a trial or a test)"
+    )
+    man.add_argument("--state-dir", type=Path, help="where the manager keeps its small local state")
     man.add_argument("--queue-timeout", type=float, help=f"seconds (default {DEFAULTS.manager_queue_timeout})")
     man.add_argument(
         "--action-rate",

@@ -20,21 +20,21 @@ class Defaults:
     heartbeat_misses: int = 3  # this many missed checks in a row = the peer is down
     startup_grace: float = 3.0  # a server that has never seen its peer waits this long before taking over
     replicate_timeout: float = 0.25  # an active server waits this long to copy its state to the standby
-    manager_queue_timeout: float = 1.5  # a queued command older than this switches a secondary to normal mode
+    manager_queue_timeout: float = 0.4  # a copy nobody claimed for this long: the secondary claims it (normal mode)
     client_timeout: float = 2.0  # the console's per-manager timeout
     dedup_window: float = 600.0  # how long a manager remembers a uid
     dedup_capacity: int = 1_000_000  # at most this many uids are remembered
     health_poll: float = 1.0  # status polls and long-poll waits
     peer_gone: float = 3.0  # a paired console without news from its peer for this long says so
-    feed_buffer: int = 10_000  # status records a manager keeps for followers to catch up
     event_buffer: int = 10_000  # events a simulated server keeps
     sense_port: int = 80  # the documented (implicit) port of a real Sense server
     server_poll: float = 0.2  # a manager checks both servers' /info this often
-    upstream_timeout: float = 1.0  # a manager waits this long for a server's answer (below the client timeout)
-    hold_timeout: float = 1.5  # an action waits this long for an active server during a takeover
-    peer_poll_wait: float = 0.2  # long-poll wait on the peer manager's feed (E); also how often the lease renews
-    peer_lease: float = 0.4  # a primary forwards only with news this fresh that the secondary is not forwarding
-    fence_timeout: float = 0.5  # a secondary waits this long for the primary to stop before it forwards itself
+    upstream_timeout: float = 0.8  # a manager waits this long for a server's answer
+    # An action not sent this long after it reached a manager is never sent (written `expired` in etcd): with the
+    # upstream timeout it stays below the console's timeout, so no action executes after the console answered.
+    hold_timeout: float = 1.0
+    etcd_ttl: int = 2  # a manager's liveness lease in etcd (etcd's shortest); kept alive four times a TTL
+    etcd_timeout: float = 0.5  # a manager waits this long for one etcd request before it tries another member
     max_uid_length: int = 128
     action_rate: float = 10.0  # new actions a second one console may send a manager on average (0 = no limit)
     action_burst: int = 30  # ... and at once

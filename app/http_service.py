@@ -40,6 +40,49 @@ def upstream_session(**kw: object) -> aiohttp.ClientSession:
     return session
 
 
+class BodyTooLarge(ValueError):
+    """An answer was longer than the limit the reader set; nothing of it was used."""
+
+    def __init__(self, what: str, limit: int) -> None:
+        super().__init__(f"{what} answered more than {_size(limit)} (the limit for that answer); it was not read")
+        self.limit = limit
+
+
+def _size(n: int) -> str:
+    if n >= 1024 * 1024 and n % (1024 * 1024) == 0:
+        return f"{n // (1024 * 1024)} MiB"
+    return f"{n // 1024} KiB" if n >= 1024 and n % 1024 == 0 else f"{n:,} bytes"
+
+
+async def read_body(response: aiohttp.ClientResponse, limit: int, what: str) -> bytes:
+    """The whole body of `response`, at most `limit` bytes, or BodyTooLarge naming `what` and the limit.
+
+    `response.content.read(n)` returns what has arrived so far, which on a LAN is one TCP segment of a longer
+    answer: every body this project reads comes through here, so a prefix is never parsed as if it were whole.
+    """
+    # With a Content-Encoding (gzip, ...) aiohttp hands us the decoded bytes while Content-Length counts the
+    # encoded ones: then only the decoded size is checked (a small gzip body may unpack to far over the limit).
+    encoded = response.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
+    declared = None if encoded else response.content_length
+    if declared is not None and declared > limit:
+        raise BodyTooLarge(what, limit)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await response.content.read(65536)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(what, limit)
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if declared is not None and len(body) != declared:
+        # aiohttp raises ClientPayloadError for a short body; this is the belt to those braces.
+        raise aiohttp.ClientPayloadError(f"{what} sent {len(body)} of the {declared} bytes it announced")
+    return body
+
+
 def xml_response(body: bytes, status: int = 200) -> web.Response:
     return web.Response(body=body, status=status, content_type=XML, charset="utf-8")
 

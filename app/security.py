@@ -143,6 +143,19 @@ def client_tls(ca_bundle: Path | None) -> ssl.SSLContext:
     return ctx
 
 
+def etcd_tls(ca_bundle: Path | None, cert: Path | None, key: Path | None) -> ssl.SSLContext:
+    """The context for https etcd members: their CA (or the system's), and this manager's client certificate."""
+    ctx = client_tls(ca_bundle)
+    if cert is not None:
+        try:
+            ctx.load_cert_chain(str(cert), str(key) if key else None)
+        except FileNotFoundError:
+            raise ValueError(f"etcd client certificate {cert} or its key {key} does not exist") from None
+        except (ssl.SSLError, OSError) as exc:
+            raise ValueError(f"cannot use etcd client certificate {cert}: {exc}") from None
+    return ctx
+
+
 def readable_by_others(path: Path) -> bool:
     return os.name == "posix" and bool(path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO))
 

@@ -14,6 +14,7 @@ NOT_FINAL = {
     ResultCode.RATE_LIMITED,
     ResultCode.STANDBY_SERVER,
     ResultCode.UID_REQUIRED,
+    ResultCode.COORDINATION_UNAVAILABLE,
 }
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import LOOPBACK
+from .etcd import EtcdMember, member_args
 
 
 def free_port(host: str = LOOPBACK) -> int:
@@ -53,6 +54,8 @@ class Part:
     proc: subprocess.Popen[bytes] | None = None
     paused: bool = False
     env: dict[str, str] = field(default_factory=dict)  # added to the environment (secrets stay off argv)
+    command: list[str] | None = None  # the whole command line of a program that is not sensetwin (etcd)
+    health_path: str = "/info"
 
     @property
     def running(self) -> bool:
@@ -64,7 +67,7 @@ class Part:
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it from here
         try:
             self.proc = subprocess.Popen(
-                [*program(), *self.args],
+                self.command if self.command is not None else [*program(), *self.args],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -106,7 +109,7 @@ class Part:
 
     def answers(self, timeout: float = 0.5) -> bool:
         try:
-            with urllib.request.urlopen(self.url + "/info", timeout=timeout) as r:
+            with urllib.request.urlopen(self.url + self.health_path, timeout=timeout) as r:
                 return bool(r.status == 200)
         except OSError:
             return False
@@ -121,6 +124,8 @@ class Topology:
     heartbeat_ms: int | None = None
     failback: str = "auto"
     action_rate: float | None = None  # managers' per-console limit; None = their default, 0 = none (benchmarks)
+    sim_site: str | None = None  # the sims' --site (demo, big or a site file); None = their default, demo
+    _etcd: list[EtcdMember] = field(default_factory=list)
 
     @classmethod
     def create(cls, workdir: Path | None = None, **kw: object) -> Topology:
@@ -153,15 +158,46 @@ class Topology:
             ]
             if self.heartbeat_ms:
                 args += ["--heartbeat-ms", str(self.heartbeat_ms)]
+            if self.sim_site:
+                args += ["--site", self.sim_site]
             made.append(self.add(f"{role} server", args, f"http://{LOOPBACK}:{ports[role]}"))
         return made[0], made[1]
 
-    def add_managers(self, queue_timeout: float | None = None) -> tuple[Part, Part]:
-        """Two managers following the two sims (add_sims first) and each other."""
-        servers = ",".join(self.parts[f"{r} server"].url for r in ("primary", "secondary"))
+    @property
+    def etcd_members(self) -> list[EtcdMember]:
+        return list(self._etcd)
+
+    def add_etcd(self, count: int = 3) -> list[Part]:
+        """Three etcd members (named after the hosts they stand for in a control room: P, S and the witness W)."""
+        names = ["etcd-p", "etcd-s", "etcd-w"][:count]
+        self._etcd = [EtcdMember(n, LOOPBACK, free_port(), free_port()) for n in names]
+        made = []
+        for m in self._etcd:
+            cmd = member_args(m, self._etcd, self.workdir / "etcd" / m.name, token=f"sensetwin-{self.workdir.name}")
+            part = self.add(f"{m.name} member", [], m.client_url)
+            part.command, part.health_path = cmd, "/health"
+            made.append(part)
+        return made
+
+    def etcd_urls(self) -> list[str]:
+        return [m.client_url for m in self._etcd]
+
+    def add_managers(
+        self,
+        queue_timeout: float | None = None,
+        servers: list[str] | None = None,
+        etcd: list[str] | None = None,
+        extra: Sequence[str] = (),
+    ) -> tuple[Part, Part]:
+        """Two managers following the two sims (add_sims first) through the etcd members (add_etcd first, or
+        `etcd` URLs); `servers` overrides the sims' addresses (a proxy in between, say)."""
+        server_urls = servers or [self.parts[f"{r} server"].url for r in ("primary", "secondary")]
+        etcd_urls = etcd or self.etcd_urls()
+        if not etcd_urls:
+            raise ValueError("add_etcd() before add_managers(), or give etcd URLs")
         ports = {"primary": free_port(), "secondary": free_port()}
         made = []
-        for role, other in (("primary", "secondary"), ("secondary", "primary")):
+        for role in ("primary", "secondary"):
             args = [
                 "manager",
                 "--role",
@@ -169,11 +205,15 @@ class Topology:
                 "--listen",
                 f"{LOOPBACK}:{ports[role]}",
                 "--servers",
-                servers,
-                "--peer",
-                f"http://{LOOPBACK}:{ports[other]}",
+                ",".join(server_urls),
+                "--etcd",
+                ",".join(etcd_urls),
+                "--site",
+                "demo",
                 "--state-dir",
                 str(self.workdir / "state"),
+                *(["--etcd-allow-fewer"] if len(etcd_urls) < 3 else []),
+                *extra,
             ]
             if queue_timeout is not None:
                 args += ["--queue-timeout", str(queue_timeout)]
@@ -183,8 +223,10 @@ class Topology:
         return made[0], made[1]
 
     def start_system(self) -> None:
-        """Two sims and two managers, started and settled: primary server active, primary manager forwarding."""
+        """Two sims, three etcd members and two managers, started and settled: primary server active, primary
+        manager forwarding."""
         self.add_sims()
+        self.add_etcd()
         self.add_managers()
         self.start_all()
         self.wait_ready()

@@ -1,10 +1,11 @@
 """The manager's behaviour: each action executed once, whoever sends it how often, whatever part fails.
 
-Every action waits in `pending` until it can be answered: from the dedup store (a copy, or a uid the peer
-manager finished), or by forwarding it to the active server when this manager may forward. The primary
-may forward while its lease says the secondary is not forwarding and it is not fenced; the secondary
-forwards only in normal mode, which it enters when a queued action waited longer than the queue timeout,
-after fencing the primary and reading its feed up to the fence.
+Safety is in etcd (coord.py): an action leaves this manager only after its claim on the uid won, and exactly one
+claim can ever win. The seed's roles are the policy on top, deciding who tries first: the primary claims at once;
+the secondary in failover mode queues each copy and answers it from the primary's `done`, claims itself only when
+nobody claimed the uid within the queue timeout (and is then in normal mode), and goes back to failover mode when
+the primary's claims appear again. Every action has a deadline from its arrival: one not sent by then is written
+`expired`, so no manager can execute it late.
 """
 
 from __future__ import annotations
@@ -18,14 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import DEFAULTS
-from ..security import RateLimit, client_tls
+from ..security import RateLimit, client_tls, etcd_tls
 from ..sense import Command, CommandRequest, ResultCode, SenseError, encode, error_xml, parse_result, result_xml
 from ..sense.events import EventLog, utc_now
 from ..sense.login import Login
 from ..tasks import cancel_and_wait
-from .dedup import DedupStore, EntryState
-from .feed import FeedRecord, StatusFeed
-from .peer import PeerLink, PeerState
+from .coord import Coordination, UidRecord
+from .etcd import EtcdClient, EtcdError, EtcdUnknown
 from .servers import MaybeSent, NotSent, ServerFollower
 from .settings import ManagerSettings, Role
 
@@ -42,23 +42,32 @@ class Mode(enum.Enum):
 class Counts:
     forwarded: int = 0
     deduplicated: int = 0
-    answered_from_feed: int = 0
+    answered_from_peer: int = 0
     in_doubt: int = 0
     reexecuted: int = 0
     recovered: int = 0  # in doubt, but the server confirmed it was executed
     unprotected: int = 0
     reads: int = 0
     not_executed: int = 0
+    expired: int = 0
     rate_limited: int = 0
     refused: int = 0  # requests without a valid token
+    claims: int = 0
+    claims_lost: int = 0
+    etcd_errors: int = 0
 
 
 @dataclass
 class Pending:
+    """One uid this manager was asked for and has not answered yet (copies of it share the future)."""
+
     req: CommandRequest
     cmd: Command
+    params: str
     future: asyncio.Future[bytes]
-    at: float
+    at: float  # loop time of the first copy's arrival
+    deadline: float  # loop time after which it is never sent
+    unsure: bool = False  # a claim of ours whose outcome etcd did not tell
 
 
 @dataclass
@@ -66,9 +75,6 @@ class ModeState:
     mode: Mode
     since: str = ""
     reason: str = "starting"
-    fencing: bool = False
-    # The peer feed position at which the secondary went normal: only newer primary records switch it back.
-    normal_from: tuple[str, int] = ("", 0)
     history: list[str] = field(default_factory=list)
 
 
@@ -78,74 +84,78 @@ class Manager:
         self.role = s.role
         self.events = events
         self.counts = Counts()
-        self.store = DedupStore(s.state_dir / f"dedup-{s.role.value}.sqlite3", s.dedup_window, s.dedup_capacity)
-        self.feed = StatusFeed(s.feed_buffer)
-        # The CAs trusted for https servers and the https peer; None: the system's. Every upstream session uses it.
+        # The CAs trusted for https servers; None: the system's. Every upstream session uses it.
         self.tls = tls = client_tls(s.ca_bundle) if s.ca_bundle else None
         login = Login(s.server_user, str(s.server_password)) if s.server_user else None
         self.servers = ServerFollower(
             s.servers, s.server_poll, s.upstream_timeout, self._server_changed, tls=tls, login=login
         )
-        self.peer = (
-            PeerLink(
-                s.peer_url,
-                s.role.value,
-                s.peer_poll_wait,
-                s.fence_timeout,
-                self._peer_update,
-                token=str(s.peer_token),
-                tls=tls,
-            )
-            if s.peer_url
-            else None
+        self.etcd = EtcdClient(
+            s.etcd,
+            s.etcd_timeout,
+            tls=etcd_tls(s.etcd_ca or s.ca_bundle, s.etcd_cert, s.etcd_key) if s.etcd_tls_needed else None,
+            user=s.etcd_user,
+            password=str(s.etcd_password),
+        )
+        self.coord = Coordination(
+            self.etcd,
+            s.etcd_prefix,
+            s.site,
+            s.role.value,
+            s.etcd_ttl,
+            s.dedup_window,
+            s.dedup_capacity,
+            s.state_dir,
+            self._coord_changed,
+            create_site=s.role is Role.PRIMARY,
         )
         self.state = ModeState(Mode.NORMAL if s.role is Role.PRIMARY else Mode.FAILOVER, since=utc_now())
-        self.fenced = False  # primary: the secondary asked us to stop forwarding
-        self._fenced_at = float("-inf")
         self.pending: dict[str, Pending] = {}
-        self.inflight: dict[str, asyncio.Future[bytes]] = {}
-        # Peer "started" records read while our own claim of the same uid waited for the peer's ack.
-        self._peer_claims: dict[str, FeedRecord] = {}
+        self.inflight: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._watch: asyncio.Task[None] | None = None
+        self._resolver: asyncio.Task[None] | None = None
+        self._unsure: dict[str, Pending] = {}  # claims whose outcome etcd did not tell, resolved once it answers
         self.rate = RateLimit(s.action_rate, s.action_burst)
-        self.peer_poll_refused_at = float("-inf")  # the service sets it when a feed poll had no valid token
+        self._normal_since_revision = 0
 
     # -- life cycle ------------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        await self.etcd.start()
+        try:
+            if self.s.etcd_user:
+                await self.etcd.authenticate()
+            self.coord.mode = (self.state.mode.value, self.state.since, self.state.reason)
+            await self.coord.start(self.s.etcd_start_wait)
+        except BaseException:
+            await self.etcd.close()
+            raise
         await self.servers.start()
-        if self.peer:
-            await self.peer.start()
-        if self.role is Role.PRIMARY:
-            # The hello record: a secondary in normal mode goes back to failover when it reads it.
-            self.feed.publish("mode", "", "", "", self.role.value)
-        self._watch = asyncio.create_task(self._watch_queue(), name="queue-watch")
+        self._resolver = asyncio.create_task(self._resolve_unsure(), name="unsure-claims")
 
     async def close(self) -> None:
-        await cancel_and_wait([*self._tasks, self._watch])
-        if self.peer:
-            await self.peer.close()
+        await cancel_and_wait([*self._tasks, self._resolver])
+        await self.coord.close()
         await self.servers.close()
-        self.store.close()
+        await self.etcd.close()
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     # -- what the outside sees -------------------------------------------------------------------------
 
     @property
     def mode_label(self) -> str:
-        return "fencing" if self.state.fencing else self.state.mode.value
+        return self.state.mode.value
 
     def may_forward(self) -> bool:
-        if self.role is Role.PRIMARY:
-            if self.peer is None:
-                return True
-            return not self.fenced and self.peer.lease_valid(self.s.peer_lease)
-        return self.state.mode is Mode.NORMAL and not self.state.fencing
+        """Whether this manager claims new actions at once (the primary, or the secondary in normal mode) and can
+        do so now (etcd usable, an active server)."""
+        claims_first = self.role is Role.PRIMARY or self.state.mode is Mode.NORMAL
+        return claims_first and self.coord.health.ok and self.servers.active is not None
 
     def _event(self, kind: str, text: str, value: str = "") -> None:
         log.warning("%s", text)
@@ -175,7 +185,7 @@ class Manager:
         """Execute an action once. `source` names the sender for the rate limit (a token name, an address)."""
         loop = asyncio.get_running_loop()
         if req.uid is None:
-            if not self.may_forward() and self.role is Role.SECONDARY:
+            if self.role is Role.SECONDARY and self.state.mode is Mode.FAILOVER:
                 raise SenseError.of(
                     ResultCode.UID_REQUIRED,
                     "this secondary manager is in failover mode and only takes actions with a uid "
@@ -187,28 +197,40 @@ class Manager:
             return await self._send(encode(req.command, req.params), loop.time() + self.s.hold_timeout)
         self.check_uid(req.uid)
         params = req.canonical_params()
-        entry = self.store.get(req.uid)
-        if entry is not None and (entry.command != cmd.name or entry.params != params):
-            raise SenseError.of(
-                ResultCode.UID_CONFLICT,
-                f"uid {req.uid!r} was used for {entry.command} with other parameters; each action needs its own uid",
-            )
-        if entry is not None and entry.state is EntryState.DONE and entry.answer is not None:
-            self.counts.deduplicated += 1
-            return entry.answer
-        if req.uid in self.inflight:
-            self.counts.deduplicated += 1
-            return await self._wait(self.inflight[req.uid])
+        rec = self.coord.cached(req.uid)
+        if rec is not None:
+            self._check_same(rec, cmd.name, params)
+            if rec.final and rec.answer is not None:
+                self.counts.deduplicated += 1
+                return rec.answer
         p = self.pending.get(req.uid)
         if p is None:
             # Only a uid new to this manager counts: copies of one action (retries, the peer console) are free.
             self._check_rate(f"station {req.uid.rsplit('-', 2)[0][:40]!r} ({source or 'unknown'})")
-            p = Pending(req, cmd, loop.create_future(), loop.time())
+            now = loop.time()
+            p = Pending(req, cmd, params, loop.create_future(), now, now + self.s.hold_timeout)
             self.pending[req.uid] = p
-            self.pump()
+            self._spawn(self._handle(req.uid, p), f"action-{req.uid}")
         else:
+            self._check_same_pending(p, cmd.name, params)
             self.counts.deduplicated += 1
         return await self._wait(p.future)
+
+    @staticmethod
+    def _check_same(rec: UidRecord, command: str, params: str) -> None:
+        if rec.command != command or rec.params != params:
+            raise SenseError.of(
+                ResultCode.UID_CONFLICT,
+                f"uid {rec.uid!r} was used for {rec.command} with other parameters; each action needs its own uid",
+            )
+
+    @staticmethod
+    def _check_same_pending(p: Pending, command: str, params: str) -> None:
+        if p.cmd.name != command or p.params != params:
+            raise SenseError.of(
+                ResultCode.UID_CONFLICT,
+                f"uid {p.req.uid!r} was used for {p.cmd.name} with other parameters; each action needs its own uid",
+            )
 
     async def _wait(self, fut: asyncio.Future[bytes]) -> bytes:
         try:
@@ -232,130 +254,273 @@ class Manager:
         except SenseError as exc:
             return error_xml(exc)
 
-    # -- the pump: decide for every pending action -----------------------------------------------------
+    # -- one uid, from arrival to answer ---------------------------------------------------------------
 
-    def pump(self) -> None:
-        for uid, p in sorted(self.pending.items(), key=lambda kv: kv[1].at):
-            if p.future.done():
+    def _claims_now(self, p: Pending, now: float) -> bool:
+        if self.role is Role.PRIMARY or self.state.mode is Mode.NORMAL:
+            return True
+        return now - p.at >= self.s.queue_timeout
+
+    async def _handle(self, uid: str, p: Pending) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while not p.future.done():
+                now = loop.time()
+                rec = self.coord.cached(uid)
+                if p.unsure:
+                    rec = await self._reread(uid, p)
+                    if p.unsure:
+                        if now > p.deadline:
+                            self._answer(
+                                p,
+                                self._unavailable(
+                                    f"etcd did not confirm this manager's claim ({self.etcd.last_error})"
+                                ),
+                            )
+                            return
+                        await asyncio.sleep(0.05)
+                        continue
+                if rec is not None:
+                    self._check_same_rec(p, rec)
+                    if p.future.done():
+                        return
+                    if rec.final:
+                        if rec.by != self.role.value:
+                            self.counts.answered_from_peer += 1
+                        self._answer(p, rec.answer or self._not_executed(rec))
+                        return
+                    if rec.instance == self.coord.instance:
+                        await self._execute(uid, p, rec)
+                        return
+                    if not self.coord.alive(rec.instance):
+                        await self._in_doubt_of_dead(uid, p, rec)
+                        continue
+                    # Claimed by the live peer: its done (or its death) will come through the watch.
+                    await self.coord.wait_change(uid, max(0.05, p.deadline + self.s.upstream_timeout + 0.5 - now))
+                    if loop.time() > p.deadline + self.s.upstream_timeout + 0.5:
+                        self._answer(p, self._peer_slow(rec))
+                        return
+                    continue
+                if now > p.deadline:
+                    await self._expire(uid, p)
+                    continue
+                if not self._claims_now(p, now):
+                    await self.coord.wait_change(uid, p.at + self.s.queue_timeout - now)
+                    continue
+                if self.servers.active is None:
+                    # No server to send to: claiming now would only keep the uid from a manager that has one.
+                    await self.servers.wait_change(min(self.s.server_poll, max(0.01, p.deadline - now)))
+                    continue
+                if self.role is Role.SECONDARY and self.state.mode is Mode.FAILOVER:
+                    self._set_mode(Mode.NORMAL, f"uid {uid} waited {self.s.queue_timeout:.1f} s and nobody claimed it")
+                await self._claim(uid, p)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("uid %s: handling failed", uid)
+            self._answer(p, error_xml(SenseError.of(ResultCode.GENERAL_ERROR, "the manager failed; see its log")))
+        finally:
+            if self.pending.get(uid) is p:
                 self.pending.pop(uid, None)
-                continue
-            entry = self.store.get(uid)
-            if entry is not None and entry.state is EntryState.DONE and entry.answer is not None:
-                if entry.origin != self.role.value:
-                    self.counts.answered_from_feed += 1
-                    if self.role is Role.PRIMARY:
-                        # "A status message is sent after finishing a command": our answer is one, too.
-                        self.feed.publish(
-                            "done", uid, entry.command, entry.params, entry.origin, entry.errorcode, entry.answer
-                        )
-                self._resolve(uid, p, entry.answer)
-                continue
-            if not self.may_forward():
-                continue
-            if entry is None:
-                if self.store.claim(uid, p.cmd.name, p.req.canonical_params(), self.role.value) is None:
-                    self._start_forward(uid, p)
-                continue
-            if uid in self.inflight:
-                continue
-            peer_alive = self.peer is not None and self.peer.state.reachable
-            if entry.origin == self.role.other.value and peer_alive:
-                continue  # the peer started it and is alive: its "done" record will come
-            # Started by a manager that died (the peer, or this one before a restart) and never finished.
-            self._start_forward(uid, p, in_doubt=True)
+            if p.unsure:
+                self._unsure[uid] = p
 
-    def _resolve(self, uid: str, p: Pending, body: bytes) -> None:
-        self.pending.pop(uid, None)
+    def _check_same_rec(self, p: Pending, rec: UidRecord) -> None:
+        try:
+            self._check_same(rec, p.cmd.name, p.params)
+        except SenseError as exc:
+            self._answer(p, error_xml(exc))
+
+    async def _reread(self, uid: str, p: Pending) -> UidRecord | None:
+        try:
+            rec = await self.coord.read(uid)
+        except EtcdError:
+            self.counts.etcd_errors += 1
+            return None
+        p.unsure = False
+        return rec
+
+    async def _claim(self, uid: str, p: Pending) -> None:
+        self.counts.claims += 1
+        try:
+            result = await self.coord.claim(uid, p.cmd.name, p.params)
+        except EtcdUnknown as exc:
+            self.counts.etcd_errors += 1
+            log.warning("uid %s: claim outcome unknown (%s); reading it again", uid, exc)
+            p.unsure = True
+            return
+        except EtcdError as exc:
+            self.counts.etcd_errors += 1
+            loop = asyncio.get_running_loop()
+            if loop.time() + 0.1 > p.deadline:
+                self._answer(p, self._unavailable(str(exc)))
+                return
+            await asyncio.sleep(0.05)
+            return
+        if not result.won:
+            self.counts.claims_lost += 1
+
+    def _unavailable(self, why: str) -> bytes:
+        self.counts.not_executed += 1
+        return error_xml(
+            SenseError.of(
+                ResultCode.COORDINATION_UNAVAILABLE,
+                f"not executed: the managers' etcd cluster cannot be used ({why}). Without etcd no manager executes "
+                "actions, so nothing runs twice; check that at least two of the three etcd members run and reach "
+                "each other",
+            )
+        )
+
+    def _not_executed(self, rec: UidRecord) -> bytes:
+        return result_xml(ResultCode.EXPIRED, f"action {rec.command} with uid {rec.uid} was not executed in time")
+
+    def _peer_slow(self, rec: UidRecord) -> bytes:
+        return error_xml(
+            SenseError.of(
+                ResultCode.UPSTREAM_FAILED,
+                f"the {rec.by} manager claimed uid {rec.uid} and has not finished it; its answer counts "
+                "(do not send it again with a new uid)",
+            )
+        )
+
+    def _answer(self, p: Pending, body: bytes) -> None:
         if not p.future.done():
             p.future.set_result(body)
 
-    def _start_forward(self, uid: str, p: Pending, in_doubt: bool = False) -> None:
-        self.pending.pop(uid, None)
-        self.inflight[uid] = p.future
-        params = p.req.canonical_params()
-        started = self.feed.publish("started", uid, p.cmd.name, params, self.role.value)
-        log.debug("forwarding uid %s (%s) seq %d in_doubt=%s", uid, p.cmd.name, started.seq, in_doubt)
-        self._spawn(self._forward(uid, p, params, in_doubt, started.seq), f"forward-{uid}")
-
-    async def _forward(self, uid: str, p: Pending, params: str, in_doubt: bool, started_seq: int) -> None:
-        """Execute once. `in_doubt`: someone may already have sent it; ask the server before sending again.
-        An idempotent action may be sent again (reported as a re-execution); any other never is."""
-        loop = asyncio.get_running_loop()
-        # A peer whose feed polls we refuse (a wrong peer_token) reads nothing of ours and never takes over (it sees
-        # the refusal, see _watch_queue): waiting for its ack would stop every action, so we do not.
-        refused = loop.time() - self.peer_poll_refused_at < 1.0
-        following = self.feed.follower_alive(self.s.peer_lease) or bool(
-            self.peer and self.peer.state.reachable and not refused
+    async def _expire(self, uid: str, p: Pending) -> None:
+        """The deadline passed and nobody claimed the uid: write it expired, so no manager executes it late."""
+        why = "no active Sense server" if self.servers.active is None else "it waited too long"
+        body = result_xml(
+            ResultCode.EXPIRED,
+            f"action {p.cmd.name} with uid {uid} was not executed: {why} within "
+            f"{self.s.hold_timeout:.1f} s. It will not run later; send it again if still needed",
         )
-        if self.peer is not None and following:
-            # Write-ahead: a live peer must hold our "started" record before the action leaves, or our death
-            # right after sending would leave it a uid it thinks nobody sent.
-            t0 = loop.time()
-            acked = await self.feed.wait_acked(started_seq, self.s.peer_lease)
-            log.debug("uid %s seq %d acked=%s after %.1f ms", uid, started_seq, acked, (loop.time() - t0) * 1000)
-            if not acked:
-                # The peer is alive but cannot read our feed (a one-way cut of E): sending now could let it send the
-                # same uid too. Withdraw the claim (nothing was sent) and let the action wait; the peer takes it
-                # over, or we try again once it reads us.
-                log.warning(
-                    "peer manager did not confirm uid %s within %.1f s; not sent, kept waiting", uid, self.s.peer_lease
-                )
-                self._withdraw(uid, p, params)
-                return
-        if uid in self._peer_claims:
-            # While we waited, the peer published its own claim of this uid: it may have sent it already.
-            log.warning("peer manager claimed uid %s too; not sent by us, waiting for its answer", uid)
-            self._withdraw(uid, p, params)
-            return
-        query = encode(p.req.command, p.req.params, uid)
-        deadline = loop.time() + self.s.hold_timeout
-        body = b""
-        sends = 0
         try:
+            result = await self.coord.expire_unclaimed(uid, p.cmd.name, p.params, ResultCode.EXPIRED, body)
+        except EtcdUnknown:
+            self.counts.etcd_errors += 1
+            p.unsure = True  # our `expired` may be there: read it again
+            return
+        except EtcdError as exc:
+            self.counts.etcd_errors += 1
+            self._answer(p, self._unavailable(str(exc)))
+            return
+        if result.won:
+            self.counts.expired += 1
+            self.counts.not_executed += 1
+            self._answer(p, body)
+
+    async def _execute(self, uid: str, p: Pending, rec: UidRecord, in_doubt: bool = False) -> None:
+        """Send the uid we hold; answer; then write `done` (the peer answers its copies from it)."""
+        loop = asyncio.get_running_loop()
+        self.inflight.add(uid)
+        try:
+            if loop.time() > p.deadline:
+                await self._settle(rec, "expired", ResultCode.EXPIRED, self._not_executed(rec), p)
+                return
+            query = encode(p.req.command, p.req.params, uid)
+            sends = 0
+            body = b""
             while True:
                 if in_doubt and sends >= 2:
-                    code, body = self._in_doubt(uid, p, "two attempts got no answer")
+                    code, body = self._in_doubt_answer(uid, p, "two attempts got no answer")
                     break
                 if in_doubt:
-                    outcome = await self._settle_doubt(uid, p, deadline)
+                    outcome = await self._settle_doubt(uid, p, p.deadline + self.s.upstream_timeout)
                     if outcome is not None:
                         code, body = outcome
                         break
                 try:
                     sends += 1
-                    body = await self.servers.execute(query, deadline)
+                    body = await self.servers.execute(query, p.deadline)
                     code = parse_result(body).errorcode
                     self.counts.forwarded += 1
                     break
                 except MaybeSent as exc:
                     log.warning("uid %s: %s", uid, exc.description)
                     in_doubt = True
-            self.store.finish(uid, code, body)
-            self.feed.publish("done", uid, p.cmd.name, params, self.role.value, code, body)
-        except NotSent as exc:
-            self.counts.not_executed += 1
-            self.store.withdraw(uid, self.role.value)
-            self.feed.publish("dropped", uid, p.cmd.name, params, self.role.value, exc.code)
-            body = error_xml(exc)
+                except NotSent as exc:
+                    self.counts.not_executed += 1
+                    body = result_xml(
+                        ResultCode.EXPIRED,
+                        f"action {p.cmd.name} with uid {uid} was not executed: {exc.description}. It will not run "
+                        "later; send it again if still needed",
+                    )
+                    await self._settle(rec, "expired", ResultCode.EXPIRED, body, p)
+                    return
+            self._answer(p, body)
+            await self._settle(rec, "done", code, body, p)
         finally:
-            self.inflight.pop(uid, None)
-            self._peer_claims.pop(uid, None)
-            if not p.future.done():
-                p.future.set_result(body or error_xml(SenseError.of(ResultCode.GENERAL_ERROR, "forwarding stopped")))
+            self.inflight.discard(uid)
 
-    def _withdraw(self, uid: str, p: Pending, params: str) -> None:
-        """Take back a claim that was never sent; the action waits again (for the peer's answer or a new try)."""
-        self.inflight.pop(uid, None)
-        self.store.withdraw(uid, self.role.value)
-        self.feed.publish("dropped", uid, p.cmd.name, params, self.role.value)
-        peer = self._peer_claims.pop(uid, None)
-        if peer is not None:  # now the peer's claim is what we know of this uid
-            self.store.learn(peer.uid, peer.command, peer.params, EntryState.STARTED, peer.origin, None, None)
-        if not p.future.done():
-            self.pending[uid] = p
+    async def _settle(self, rec: UidRecord, state: str, code: int, body: bytes, p: Pending) -> None:
+        """Write done/expired, trying until etcd takes it (copies wait for it); answer `p` with what holds."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + max(30.0, self.s.dedup_window / 10)
+        while True:
+            try:
+                final = await self.coord.settle(rec, state, code, body)
+                self._answer(p, final.answer or body)
+                return
+            except EtcdError as exc:
+                self.counts.etcd_errors += 1
+                if loop.time() > end:
+                    log.error(
+                        "uid %s: could not write %s to etcd (%s); copies will see it in doubt", rec.uid, state, exc
+                    )
+                    self._answer(p, body)
+                    return
+                self._answer(p, body)
+                await asyncio.sleep(0.1)
+                fresh = await self._reread(rec.uid, p)
+                if fresh is not None and (fresh.final or fresh.instance != self.coord.instance):
+                    return
+                if fresh is not None:
+                    rec = fresh
+
+    async def _in_doubt_of_dead(self, uid: str, p: Pending, rec: UidRecord) -> None:
+        """`rec` was claimed by a manager process that is gone and never wrote done: it may have been sent."""
+        loop = asyncio.get_running_loop()
+        executed = await self.servers.uid_executed(uid, loop.time() + self.s.upstream_timeout * 2)
+        if executed:
+            self.counts.recovered += 1
+            self._event(
+                "ActionRecovered", f"uid {uid} ({p.cmd.name}) was in doubt; the server confirms it was executed", uid
+            )
+            await self._settle_other(rec, ResultCode.OK, result_xml(ResultCode.OK, "Ok"), p)
+            return
+        if p.cmd.idempotent:
+            try:
+                mine = await self.coord.take_over(rec)
+            except EtcdError:
+                self.counts.etcd_errors += 1
+                await asyncio.sleep(0.05)
+                return
+            if mine is None:
+                return  # someone else settled or took it: look again
+            self.counts.reexecuted += 1
+            self._event(
+                "ActionReexecuted",
+                f"uid {uid} ({p.cmd.name}) was in doubt and sets an absolute state: executed again",
+                uid,
+            )
+            p.deadline = max(p.deadline, loop.time() + self.s.upstream_timeout)
+            await self._execute(uid, p, mine)
+            return
+        code, body = self._in_doubt_answer(uid, p, f"the {rec.by} manager that claimed it stopped before it answered")
+        await self._settle_other(rec, code, body, p)
+
+    async def _settle_other(self, rec: UidRecord, code: int, body: bytes, p: Pending) -> None:
+        try:
+            final = await self.coord.settle(rec, "done", code, body)
+        except EtcdError:
+            self.counts.etcd_errors += 1
+            await asyncio.sleep(0.05)
+            return
+        self._answer(p, final.answer or body)
 
     async def _settle_doubt(self, uid: str, p: Pending, deadline: float) -> tuple[int, bytes] | None:
-        """An action that may have been executed: the answer to give, or None when it must be sent (again)."""
+        """An action of ours that may have been executed: the answer to give, or None when it must be sent again."""
         executed = await self.servers.uid_executed(uid, deadline)
         if executed:
             self.counts.recovered += 1
@@ -371,9 +536,9 @@ class Manager:
                 uid,
             )
             return None
-        return self._in_doubt(uid, p, "a manager or server failed before it answered")
+        return self._in_doubt_answer(uid, p, "a manager or server failed before it answered")
 
-    def _in_doubt(self, uid: str, p: Pending, why: str) -> tuple[int, bytes]:
+    def _in_doubt_answer(self, uid: str, p: Pending, why: str) -> tuple[int, bytes]:
         self.counts.in_doubt += 1
         self._event(
             "ActionInDoubt", f"uid {uid} ({p.cmd.name}) may or may not have been executed: check it by hand", uid
@@ -384,128 +549,50 @@ class Manager:
             "to repeat automatically. Check the wall and repeat it by hand with a new uid if needed",
         )
 
-    # -- the peer and the servers ----------------------------------------------------------------------
+    async def _resolve_unsure(self) -> None:
+        """Claims of ours whose outcome etcd did not tell, whose copies were answered "not executed": once etcd
+        answers, a claim that did win is written expired, so the uid never waits on us and never runs late."""
+        while True:
+            await asyncio.sleep(0.5)
+            for uid in list(self._unsure):
+                try:
+                    rec = await self.coord.read(uid)
+                except EtcdError:
+                    break
+                if rec is not None and rec.state == "claimed" and rec.instance == self.coord.instance:
+                    try:
+                        await self.coord.settle(rec, "expired", ResultCode.EXPIRED, self._not_executed(rec))
+                    except EtcdError:
+                        break
+                self._unsure.pop(uid, None)
 
-    def _peer_update(self, records: list[FeedRecord], state: PeerState) -> None:
-        assert self.peer is not None
-        back_to_failover = False
-        for r in records:
-            if r.kind == "started":
-                if r.uid in self.inflight and r.origin != self.role.value:
-                    self._peer_claims[r.uid] = r  # both claimed it; see _forward
-                self.store.learn(r.uid, r.command, r.params, EntryState.STARTED, r.origin, None, None)
-            elif r.kind == "done" and r.answer is not None:
-                self.store.learn(
-                    r.uid, r.command, r.params, EntryState.DONE, r.origin, r.errorcode, r.answer.encode("utf-8")
-                )
-            elif r.kind == "dropped":
-                entry = self.store.get(r.uid)
-                if (
-                    entry is not None
-                    and entry.state is EntryState.STARTED
-                    and entry.origin == r.origin
-                    and r.uid not in self.inflight
-                ):
-                    self.store.forget(r.uid)
-            if self.role is Role.SECONDARY and self._newer_than_normal(r):
-                back_to_failover = True
-        if back_to_failover and self.state.mode is Mode.NORMAL and not self.state.fencing:
-            self._set_mode(Mode.FAILOVER, "primary manager is sending status records again")
-        if (
-            self.role is Role.PRIMARY
-            and self.fenced
-            and state.mode == "failover"
-            and self.peer.last_sent > self._fenced_at
-        ):
-            self.fenced = False
-            self._event("ManagerMode", "primary manager forwards again: the secondary is back in failover mode")
-        self.pump()
+    # -- the coordination and the servers --------------------------------------------------------------
 
-    def _newer_than_normal(self, r: FeedRecord) -> bool:
-        assert self.peer is not None
-        instance, seq = self.state.normal_from
-        return self.peer.instance != instance or r.seq > seq
-
-    def fence(self) -> dict[str, Any]:
-        """The secondary asks us (the primary) to stop forwarding: it is going to normal mode."""
-        self.fenced = True
-        self._fenced_at = asyncio.get_running_loop().time()
-        self._event("ManagerMode", "primary manager stops forwarding: the secondary manager takes over forwarding")
-        return {"last": self.feed.last_seq, "instance": self.feed.instance}
+    def _coord_changed(self) -> None:
+        """A watch event: the primary's claims bring the secondary back to failover mode."""
+        if self.role is not Role.SECONDARY or self.state.mode is not Mode.NORMAL:
+            return
+        for rec in reversed(self.coord.records.values()):
+            if rec.mod_revision <= self._normal_since_revision:
+                break
+            if rec.by == Role.PRIMARY.value and rec.state == "claimed":
+                self._set_mode(Mode.FAILOVER, "the primary manager claims actions again")
+                return
 
     def _server_changed(self, reason: str) -> None:
         self._event("ActiveServerChanged", reason)
-        self.pump()
 
     def _set_mode(self, mode: Mode, reason: str) -> None:
         if mode is self.state.mode:
             return
         self.state.mode, self.state.since, self.state.reason = mode, utc_now(), reason
-        if mode is Mode.FAILOVER:
+        if mode is Mode.NORMAL:
+            last = next(reversed(self.coord.records.values()), None)
+            self._normal_since_revision = last.mod_revision if last else 0
+        else:
             # What waits now waits for the primary afresh: without this an old queue flips us straight back.
             now = asyncio.get_running_loop().time()
             for q in self.pending.values():
-                q.at = now
-        self.feed.publish("mode", "", mode.value, "", self.role.value)
+                q.at = min(now, q.deadline - self.s.queue_timeout) if q.deadline > now else q.at
+        self._spawn(self.coord.publish_mode(mode.value, self.state.since, reason), "publish-mode")
         self._event("ManagerMode", f"{self.role.value} manager switched to {mode.value} mode: {reason}", mode.value)
-        self.pump()
-
-    async def _watch_queue(self) -> None:
-        """The secondary's queue timeout; and a lapsed lease renewed at once when actions wait for it."""
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(0.02)
-            if not self.pending:
-                continue
-            oldest = min(p.at for p in self.pending.values())
-            if self.role is Role.SECONDARY:
-                if (
-                    self.state.mode is Mode.FAILOVER
-                    and not self.state.fencing
-                    and loop.time() - oldest > self.s.queue_timeout
-                ):
-                    if self.peer is not None and self.peer.state.refused:
-                        # The primary refuses our token but is alive: taking over would execute its actions again.
-                        self._answer_waiting_as_refused()
-                    else:
-                        uid = min(self.pending.items(), key=lambda kv: kv[1].at)[0]
-                        await self._go_normal(f"uid {uid} waited {self.s.queue_timeout:.1f} s for the primary manager")
-            elif self.peer is not None and not self.fenced and not self.peer.lease_valid(self.s.peer_lease):
-                await self.peer.poll(0)
-            self.pump()
-
-    def _answer_waiting_as_refused(self) -> None:
-        """Actions waiting past the queue timeout for a primary that refuses our token are answered (the console
-        has the primary's answer) instead of piling up."""
-        loop = asyncio.get_running_loop()
-        for uid, p in list(self.pending.items()):
-            if loop.time() - p.at > self.s.queue_timeout and not p.future.done():
-                p.future.set_result(
-                    error_xml(
-                        SenseError.of(
-                            ResultCode.NOT_AUTHORIZED,
-                            "this secondary manager cannot follow the primary (it refused our peer_token), so it "
-                            "does not act; the primary manager handles actions. Fix peer_token in the config",
-                        )
-                    )
-                )
-                self.pending.pop(uid, None)
-
-    async def _go_normal(self, reason: str) -> None:
-        assert self.peer is not None or self.role is Role.SECONDARY
-        self.state.fencing = True
-        try:
-            last = await self.peer.fence() if self.peer else None
-            how = "the primary manager stopped forwarding"
-            if last is None:
-                how = "the primary manager did not answer"
-            else:
-                loop = asyncio.get_running_loop()
-                end = loop.time() + self.s.fence_timeout
-                while self.peer is not None and self.peer.after < last and loop.time() < end:
-                    await self.peer.poll(0)
-            inst = self.peer.instance if self.peer else ""
-            self.state.normal_from = (inst, self.peer.after if self.peer else 0)
-        finally:
-            self.state.fencing = False
-        self._set_mode(Mode.NORMAL, f"{reason}; {how}")

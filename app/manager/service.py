@@ -1,29 +1,29 @@
-"""`sensetwin manager`: the Sense API towards consoles, the status feed towards the peer manager."""
+"""`sensetwin manager`: the Sense API towards consoles; the coordination with the peer manager goes through etcd."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
-from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 from ..config import DEFAULTS
-from ..http_service import sense_errors, serve, xml_response
+from ..http_service import BodyTooLarge, read_body, sense_errors, serve, xml_response
 from ..security import TOKEN_HEADER, TokenCheck, server_tls
 from ..sense import ResultCode, SenseError, classify, decode, el, fields, parse_result, result_xml, to_bytes
 from ..sense.catalogue import validate
 from ..sense.events import EventLog, answer_get_events, utc_now
 from ..tasks import cancel_and_wait
+from .coord import CoordinationError
 from .core import Manager
-from .feed import record_to_json
-from .settings import ManagerSettings, Role
+from .settings import ManagerSettings
 
 log = logging.getLogger(__name__)
 MANAGER_KEY = web.AppKey("manager", Manager)
 API_VERSION = "2.6.1"
+MAX_EVENTS_BYTES = 8 * 1024 * 1024
 
 
 class ManagerService:
@@ -33,6 +33,7 @@ class ManagerService:
         self.manager = Manager(s, self.events)
         self.tokens = TokenCheck(s.tokens)
         self._follow: asyncio.Task[None] | None = None
+        self._survey: asyncio.Task[None] | None = None
         self._refusal_logged: dict[str, float] = {}
 
     def who(self, request: web.Request, *, need: bool) -> tuple[str, str]:
@@ -66,9 +67,10 @@ class ManagerService:
     async def start(self) -> None:
         await self.manager.start()
         self._follow = asyncio.create_task(self._follow_server_events(), name="server-events")
+        self._survey = asyncio.create_task(self._survey_etcd(), name="etcd-survey")
 
     async def close(self) -> None:
-        await cancel_and_wait([self._follow])
+        await cancel_and_wait([self._follow, self._survey])
         await self.manager.close()
 
     # -- Sense API -------------------------------------------------------------------------------------
@@ -123,15 +125,43 @@ class ManagerService:
             )
             for v in m.servers.views
         ]
-        peer = m.peer
+        peer = m.coord.peer()
         peer_el = fields(
             "peer",
             {
-                "url": peer.url if peer else "",
-                "reachable": str(bool(peer and peer.state.reachable)).lower(),
-                "mode": peer.state.mode if peer else "",
                 "role": m.role.other.value,
+                "reachable": str(peer is not None).lower(),  # alive in etcd: the managers never talk directly
+                "mode": peer.mode if peer else "",
+                "instance": peer.instance if peer else "",
             },
+        )
+        h = m.coord.health
+        members = [
+            fields(
+                "member",
+                {
+                    "url": x["url"],
+                    "reachable": str(bool(x.get("reachable"))).lower(),
+                    "leader": str(bool(x.get("leader"))).lower(),
+                },
+            )
+            for x in h.members
+        ]
+        etcd_el = fields(
+            "etcd",
+            {
+                "ok": str(h.ok).lower(),
+                "since": h.since,
+                "error": h.error,
+                "members": len(m.s.etcd),
+                "reachable": sum(1 for x in h.members if x.get("reachable")),
+                "trial": str(m.s.etcd_trial).lower(),
+                "prefix": m.s.etcd_prefix,
+                "site": m.s.site,
+                "cluster": m.etcd.cluster_id,
+                "instance": m.coord.instance,
+            },
+            el("memberlist", None, *members, count=len(members)),
         )
         c = m.counts
         counts = fields(
@@ -139,12 +169,16 @@ class ManagerService:
             {
                 "forwarded": c.forwarded,
                 "deduplicated": c.deduplicated,
-                "answeredfromfeed": c.answered_from_feed,
+                "answeredfrompeer": c.answered_from_peer,
                 "indoubt": c.in_doubt,
                 "reexecuted": c.reexecuted,
                 "unprotected": c.unprotected,
                 "reads": c.reads,
                 "notexecuted": c.not_executed,
+                "expired": c.expired,
+                "claims": c.claims,
+                "claimslost": c.claims_lost,
+                "etcderrors": c.etcd_errors,
             },
         )
         body = fields(
@@ -155,72 +189,31 @@ class ManagerService:
                 "since": m.state.since,
                 "reason": m.state.reason,
                 "forwarding": str(m.may_forward()).lower(),
-                "fenced": str(m.fenced).lower(),
                 "activeserver": active.url if active else "",
                 "activeservername": active.name if active else "",
                 "epoch": m.servers.max_epoch,
                 "queue": len(m.pending),
                 "inflight": len(m.inflight),
-                "dedupsize": len(m.store),
-                "feedseq": m.feed.last_seq,
+                "cached": len(m.coord.records),
             },
             el("servers", None, *servers, count=len(servers)),
             peer_el,
+            etcd_el,
             counts,
             fields("caller", {"token": caller_token}),
         )
         return result_xml(0, None, body)
 
-    # -- the feed (E) ----------------------------------------------------------------------------------
-
-    def _peer_refusal(self, request: web.Request) -> web.Response | None:
-        try:
-            self.who(request, need=True)
-        except SenseError as exc:
-            if request.query.get("from") == self.manager.role.other.value:
-                self.manager.peer_poll_refused_at = asyncio.get_running_loop().time()
-            return web.json_response({"error": exc.description}, status=403)
-        return None
-
-    async def feed(self, request: web.Request) -> web.Response:
-        refused = self._peer_refusal(request)
-        if refused is not None:
-            return refused
-        q = request.query
-        try:
-            after = int(q.get("after", "0"))
-            wait = min(max(int(q.get("wait", "0")), 0), 30_000) / 1000
-        except ValueError:
-            raise SenseError.of(ResultCode.BAD_REQUEST, "after and wait must be whole numbers") from None
-        f = self.manager.feed
-        if q.get("instance") not in (None, "", f.instance):
-            after = 0  # the follower knew an earlier process: give it everything from the start
-        elif q.get("instance") == f.instance and q.get("from") == self.manager.role.other.value:
-            f.ack(after)  # the peer manager holds every record up to `after`
-        peer_poll = q.get("from") == self.manager.role.other.value
-        if peer_poll:
-            f.touch()
-        records, gap = await f.wait_since(after, wait)
-        if peer_poll:
-            f.touch()
-        payload: dict[str, Any] = {
-            "instance": f.instance,
-            "role": self.manager.role.value,
-            "mode": self.manager.mode_label,
-            "healthy": self.manager.servers.active is not None,
-            "last": f.last_seq,
-            "gap": gap,
-            "records": [record_to_json(r) for r in records[:2000]],
-        }
-        return web.json_response(payload)
-
-    async def fence(self, request: web.Request) -> web.Response:
-        refused = self._peer_refusal(request)
-        if refused is not None:
-            return refused
-        if self.manager.role is not Role.PRIMARY:
-            return web.json_response({"error": "only a primary manager can be fenced"}, status=409)
-        return web.json_response(self.manager.fence())
+    async def _survey_etcd(self) -> None:
+        """Each etcd member asked directly once a second: which are reachable from here, which leads."""
+        while True:
+            try:
+                await self.manager.coord.survey()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("etcd survey failed")
+            await asyncio.sleep(DEFAULTS.health_poll)
 
     # -- the active server's events, merged into ours (one id space) -----------------------------------
 
@@ -240,7 +233,7 @@ class ManagerService:
                     async with session.get(
                         target.url + "/command", params=params, timeout=aiohttp.ClientTimeout(total=wait_ms / 1000 + 2)
                     ) as r:
-                        res = parse_result(await r.content.read(8 * 1024 * 1024))
+                        res = parse_result(await read_body(r, MAX_EVENTS_BYTES, f"{target.label}'s getEvents"))
                     events = res.root.find("events")
                     if not res.ok or events is None:
                         raise ValueError(res.message())
@@ -262,7 +255,7 @@ class ManagerService:
                         )
                 except asyncio.CancelledError:
                     raise
-                except (aiohttp.ClientError, TimeoutError, OSError, SenseError, ValueError):
+                except (aiohttp.ClientError, TimeoutError, OSError, SenseError, ValueError, BodyTooLarge):
                     await asyncio.sleep(DEFAULTS.server_poll)
 
 
@@ -273,8 +266,6 @@ def create_app(s: ManagerSettings) -> web.Application:
     app.router.add_get("/info", svc.info)
     for path in ("/command", "/"):
         app.router.add_route("*", path, svc.command)
-    app.router.add_get("/manager/feed", svc.feed)
-    app.router.add_post("/manager/fence", svc.fence)
 
     async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
         await svc.start()
@@ -293,7 +284,12 @@ def run(s: ManagerSettings) -> None:
     log.info("starting with %r", s)  # secrets show as '***', tokens by name only
     if not s.tokens:
         log.warning("no tokens configured: any program that reaches %s can act (see SECURITY.md)", s.host)
-    elif s.peer_url and not s.peer_token:
-        log.warning("tokens are set but peer_token is not: the peer manager will refuse our feed polls")
+    if s.etcd_trial:
+        log.warning(
+            "TRIAL: only %d etcd member(s) (etcd_allow_fewer): a host failure can stop every action", len(s.etcd)
+        )
     tls = server_tls(s.tls_cert, s.tls_key)
-    asyncio.run(serve(create_app(s), s.host, s.port, f"sensetwin manager ({s.role.value})", tls))
+    try:
+        asyncio.run(serve(create_app(s), s.host, s.port, f"sensetwin manager ({s.role.value})", tls))
+    except CoordinationError as exc:
+        raise SystemExit(f"sensetwin manager ({s.role.value}): {exc}") from None

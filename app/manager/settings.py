@@ -28,7 +28,21 @@ class ManagerSettings:
     state_dir: Path
     host: str = "127.0.0.1"
     port: int = 0
-    peer_url: str | None = None
+    # The three etcd members' client URLs (one per manager host, one on a third machine), the key prefix and the
+    # site's name (both managers must agree), TLS / user for the members, and whether fewer than three are allowed
+    # (a one-host trial or a test: shown as such everywhere).
+    etcd: list[str] = field(default_factory=list)
+    etcd_prefix: str = "/sensetwin/"
+    site: str = "sensetwin"
+    etcd_allow_fewer: bool = False
+    etcd_ttl: int = DEFAULTS.etcd_ttl
+    etcd_timeout: float = DEFAULTS.etcd_timeout
+    etcd_ca: Path | None = None
+    etcd_cert: Path | None = None
+    etcd_key: Path | None = None
+    etcd_user: str = ""
+    etcd_password: str = ""
+    etcd_start_wait: float = 30.0  # at start, wait this long for the cluster (and, secondary, the site marker)
     queue_timeout: float = DEFAULTS.manager_queue_timeout
     dedup_window: float = DEFAULTS.dedup_window
     dedup_capacity: int = DEFAULTS.dedup_capacity
@@ -36,14 +50,9 @@ class ManagerSettings:
     upstream_timeout: float = DEFAULTS.upstream_timeout
     hold_timeout: float = DEFAULTS.hold_timeout
     answer_timeout: float = DEFAULTS.client_timeout * 2
-    peer_poll_wait: float = DEFAULTS.peer_poll_wait
-    peer_lease: float = DEFAULTS.peer_lease
-    fence_timeout: float = DEFAULTS.fence_timeout
-    feed_buffer: int = DEFAULTS.feed_buffer
-    # Security (SECURITY.md): tokens by name that consoles and the peer manager must present, the token this
-    # manager presents to its peer, whether reads need a token too, the per-console action rate (0 = no limit).
+    # Security (SECURITY.md): tokens by name that consoles must present, whether reads need a token too, the
+    # per-console action rate (0 = no limit).
     tokens: dict[str, str] = field(default_factory=dict)
-    peer_token: str = ""
     reads_need_token: bool = False
     allow_unauthenticated: bool = False
     action_rate: float = DEFAULTS.action_rate
@@ -57,17 +66,43 @@ class ManagerSettings:
 
     def __post_init__(self) -> None:
         # Secrets never print themselves (repr, logs, tracebacks), whatever check() is called or not.
-        self.peer_token = Secret(self.peer_token)
+        self.etcd_password = Secret(self.etcd_password)
         self.server_password = Secret(self.server_password)
 
     def check(self) -> None:
         if not self.servers or len(self.servers) > 2:
             raise ValueError("servers: give one or two Sense server addresses (primary first)")
-        for u in [*self.servers, *([self.peer_url] if self.peer_url else [])]:
+        for u in [*self.servers, *self.etcd]:
             if not u.startswith(("http://", "https://")):
                 raise ValueError(f"{u!r} is not an http:// or https:// address")
-        if self.fence_timeout <= self.peer_lease:
-            raise ValueError("fence_timeout must be longer than peer_lease, or a paused primary could act late")
+        if not self.etcd:
+            raise ValueError(
+                "etcd: give the three etcd members' client addresses (--etcd URL,URL,URL or etcd = [...] in the "
+                "config); the managers keep every action's uid there, so without etcd no action could be executed once"
+            )
+        if len(set(self.etcd)) != len(self.etcd):
+            raise ValueError(f"etcd: the same member is named twice in {', '.join(self.etcd)}")
+        if len(self.etcd) < 3 and not self.etcd_allow_fewer:
+            raise ValueError(
+                f"etcd: {len(self.etcd)} member(s) given, a control room needs three (one per manager host and one on "
+                "a third machine), so that either manager host can fail. For a one-host trial or a test set "
+                "etcd_allow_fewer = true (--etcd-allow-fewer); it is then shown as a trial everywhere"
+            )
+        if not self.etcd_prefix.startswith("/") or not self.etcd_prefix.endswith("/") or len(self.etcd_prefix) < 2:
+            raise ValueError(f"etcd_prefix {self.etcd_prefix!r} must start and end with '/', e.g. \"/sensetwin/\"")
+        if not self.site or not self.site.isprintable():
+            raise ValueError("site: give the site's name (the same in both managers' configs)")
+        if not 2 <= self.etcd_ttl <= 30:
+            raise ValueError("etcd_ttl must be 2 to 30 seconds (etcd's shortest lease is 2 s)")
+        if self.hold_timeout + self.upstream_timeout >= DEFAULTS.client_timeout:
+            raise ValueError(
+                "hold_timeout + upstream_timeout must stay below the console's timeout "
+                f"({DEFAULTS.client_timeout:.1f} s), or an action could execute after the console gave up on it"
+            )
+        if (self.etcd_cert is None) != (self.etcd_key is None):
+            raise ValueError("etcd_cert and etcd_key go together (the manager's client certificate for etcd)")
+        if self.etcd_password and not self.etcd_user:
+            raise ValueError("etcd_password is set but etcd_user is not")
         TokenCheck(self.tokens)  # raises with the name of a token that is too short or not printable
         if not self.tokens and not is_loopback(self.host) and not self.allow_unauthenticated:
             raise ValueError(
@@ -82,6 +117,15 @@ class ManagerSettings:
         if self.ca_bundle is not None and not self.ca_bundle.is_file():
             raise ValueError(f"ca_bundle {self.ca_bundle} does not exist")
 
+    @property
+    def etcd_tls_needed(self) -> bool:
+        return any(u.startswith("https://") for u in self.etcd) or self.etcd_cert is not None
+
+    @property
+    def etcd_trial(self) -> bool:
+        """Fewer than three members: a one-host trial or a test, never a control room."""
+        return len(self.etcd) < 3
+
     def __repr__(self) -> str:
         shown = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("tokens", "extra")}
         shown["tokens"] = sorted(self.tokens)  # names only
@@ -89,8 +133,10 @@ class ManagerSettings:
 
 
 _FLOATS = {f.name for f in fields(ManagerSettings) if f.type in ("float", float)}
-_PATHS = {"state_dir", "tls_cert", "tls_key", "ca_bundle"}
-SECRET_KEYS = ("tokens", "peer_token", "server_password")
+_PATHS = {"state_dir", "tls_cert", "tls_key", "ca_bundle", "etcd_ca", "etcd_cert", "etcd_key"}
+SECRET_KEYS = ("tokens", "server_password", "etcd_password")
+# Keys of the manager-to-manager protocol that etcd replaced: a clear word instead of "unknown key".
+_REPLACED = ("peer", "peer_url", "peer_token", "peer_poll_wait", "peer_lease", "fence_timeout", "feed_buffer")
 
 
 def load_toml(path: Path) -> dict[str, Any]:
@@ -102,7 +148,13 @@ def load_toml(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"config file {path} is not valid TOML: {exc}") from None
     section = data.get("manager", data)
-    known = {f.name for f in fields(ManagerSettings)} | {"listen", "peer"}
+    replaced = sorted(set(section) & set(_REPLACED))
+    if replaced:
+        raise ValueError(
+            f"config file {path}: {', '.join(replaced)} belonged to the direct manager-to-manager link, which etcd "
+            "replaced; remove them and give etcd = [three member URLs] instead (see the example configs)"
+        )
+    known = {f.name for f in fields(ManagerSettings)} | {"listen"}
     unknown = sorted(set(section) - known)
     if unknown:
         raise ValueError(f"config file {path}: unknown key(s) {', '.join(unknown)}")
@@ -115,8 +167,6 @@ def load_toml(path: Path) -> dict[str, Any]:
     for k, v in section.items():
         if k == "listen":
             out["host"], out["port"] = parse_listen(str(v))
-        elif k in ("peer", "peer_url"):
-            out["peer_url"] = str(v).rstrip("/")
         elif k == "role":
             out["role"] = Role(str(v))
         elif k in _PATHS:
@@ -125,8 +175,10 @@ def load_toml(path: Path) -> dict[str, Any]:
             if not isinstance(v, dict) or not all(isinstance(t, str) for t in v.values()):
                 raise ValueError(f'config file {path}: [manager.tokens] is a table of name = "token" lines')
             out["tokens"] = {str(n): t for n, t in v.items()}
-        elif k == "servers":
-            out["servers"] = [str(x).rstrip("/") for x in (v if isinstance(v, list) else str(v).split(","))]
+        elif k in ("servers", "etcd"):
+            out[k] = [
+                str(x).strip().rstrip("/") for x in (v if isinstance(v, list) else str(v).split(",")) if str(x).strip()
+            ]
         elif k in _FLOATS:
             out[k] = float(v)
         else:

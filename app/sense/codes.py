@@ -55,6 +55,8 @@ class ResultCode(enum.IntEnum):
     UPSTREAM_FAILED = -110
     BAD_REQUEST = -111
     RATE_LIMITED = -112
+    COORDINATION_UNAVAILABLE = -113
+    EXPIRED = -114
 
     @property
     def label(self) -> str:
@@ -75,6 +77,8 @@ _LABELS: dict[ResultCode, str] = {
     ResultCode.IN_DOUBT: "Action in doubt",
     ResultCode.UID_CONFLICT: "UID reused with other parameters",
     ResultCode.INVALID_UID: "Invalid UID",
+    ResultCode.COORDINATION_UNAVAILABLE: "etcd unavailable",
+    ResultCode.EXPIRED: "Not executed in time",
 }
 
 

@@ -1,0 +1,246 @@
+"""The managers coordinate through etcd: real etcd members, sims and managers on loopback.
+
+What the lab (tests/lab) proves on a partitioned network, these prove on one host: a claim decides who sends,
+a manager restarted with an empty disk answers from etcd, a dead manager's claim is in doubt and never sent
+twice, an action past its deadline never runs late, and without quorum nothing executes.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.demo import Topology
+from app.manager.etcd import b64
+from app.sense import ResultCode
+from tests.helpers import command, journal_counts, manager_field, wait_for, wall_target
+
+MACRO = {"actionname": "viewer.executeMacro", "name": "Incident mode"}
+
+
+def _macro(base: str, uid: str, divaid: str, timeout: float = 5.0) -> tuple[int, str]:
+    r = command(base, "executeAction", uid=uid, timeout=timeout, divaid=divaid, **MACRO)
+    return r.errorcode, r.message()
+
+
+def _to_both(pm: str, sm: str, uid: str, divaid: str) -> list[tuple[int, str]]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        return list(pool.map(lambda base: _macro(base, uid, divaid), (pm, sm)))
+
+
+def _put_raw(etcd_url: str, key: str, value: dict[str, object]) -> None:
+    r = httpx.post(f"{etcd_url}/v3/kv/put", json={"key": b64(key), "value": b64(json.dumps(value))}, timeout=5)
+    assert r.status_code == 200, r.text
+
+
+def test_both_managers_answer_one_execution_and_the_claim_is_in_etcd(system: Topology) -> None:
+    pm, sm = system.parts["primary manager"].url, system.parts["secondary manager"].url
+    d = wall_target(pm)["divaid"]
+    for i in range(10):  # as a console does: to both at once
+        for code, msg in _to_both(pm, sm, f"both-{i}", d):
+            assert code == 0, msg
+    assert journal_counts(system.journal) == {f"both-{i}": 1 for i in range(10)}
+    etcd = system.etcd_urls()[2]
+    got = httpx.post(f"{etcd}/v3/kv/range", json={"key": b64("/sensetwin/uid/both-3")}, timeout=5).json()
+    value = json.loads(__import__("base64").b64decode(got["kvs"][0]["value"]))
+    assert value["state"] == "done" and value["by"] == "primary" and value["command"] == "executeAction"
+    assert int(got["kvs"][0]["lease"]) != 0  # the dedup window is a lease: the key goes by itself
+    assert manager_field(sm, "mode") == "failover"
+    assert int(manager_field(sm, "counts/claims")) == 0  # the secondary never had to claim
+
+
+def test_manager_restarted_with_an_empty_state_dir_answers_a_late_copy_from_etcd(system: Topology) -> None:
+    pm = system.parts["primary manager"]
+    d = wall_target(pm.url)["divaid"]
+    assert _macro(pm.url, "late-1", d)[0] == 0
+    pm.kill()
+    for f in (system.workdir / "state").glob("*"):
+        if f.is_file():
+            f.unlink()
+    pm.start()
+    wait_for(lambda: manager_field(pm.url, "forwarding") == "true", 15, "primary manager back")
+    assert _macro(pm.url, "late-1", d)[0] == 0
+    assert journal_counts(system.journal) == {"late-1": 1}
+
+
+def test_secondary_takes_over_when_the_primary_is_killed(system: Topology) -> None:
+    pm, sm = system.parts["primary manager"], system.parts["secondary manager"].url
+    d = wall_target(sm)["divaid"]
+    pm.kill()
+    code, msg = _macro(sm, "after-kill-1", d)
+    assert code == 0, msg
+    assert manager_field(sm, "mode") == "normal"
+    assert journal_counts(system.journal) == {"after-kill-1": 1}
+    pm.start()
+    wait_for(lambda: manager_field(pm.url, "forwarding") == "true", 15, "primary manager back")
+    # The primary's claims appear again: the secondary goes back to failover mode.
+    for i in range(3):
+        assert _macro(pm.url, f"back-{i}", d)[0] == 0
+    wait_for(lambda: manager_field(sm, "mode") == "failover", 5, "secondary back in failover mode")
+
+
+def test_a_dead_managers_claim_is_in_doubt_and_a_non_idempotent_action_is_never_sent_again(system: Topology) -> None:
+    """A claim whose owner's liveness key is gone, without done: what a manager killed between claim and send
+    leaves. executeAction is answered -103 and not sent; selectCamera (idempotent) is executed, reported."""
+    pm, sm = system.parts["primary manager"].url, system.parts["secondary manager"].url
+    w = wall_target(pm)
+    etcd = system.etcd_urls()[0]
+    claim = {"state": "claimed", "by": "primary", "instance": "deadbeef0000", "command": "executeAction"}
+    _put_raw(etcd, "/sensetwin/uid/doubt-1", {**claim, "params": _canonical("executeAction", w["divaid"])})
+    code, msg = _macro(sm, "doubt-1", w["divaid"])
+    assert code == ResultCode.IN_DOUBT, msg
+    assert _macro(pm, "doubt-1", w["divaid"])[0] == ResultCode.IN_DOUBT  # settled once, for every copy
+    assert journal_counts(system.journal) == {}
+    sel = {"cameraview": "cameraid:0", **w}
+    canon = _canonical_params("selectCamera", sel)
+    _put_raw(etcd, "/sensetwin/uid/doubt-2", {**claim, "command": "selectCamera", "params": canon})
+    r = command(pm, "selectCamera", uid="doubt-2", **sel)
+    assert r.errorcode in (0, ResultCode.NO_DEVICE), r.message()  # executed again (reported), whatever the camera
+    assert journal_counts(system.journal).get("doubt-2", 0) <= 1
+    assert int(manager_field(pm, "counts/reexecuted")) == 1
+
+
+def _canonical_params(command_name: str, params: dict[str, str]) -> str:
+    from app.sense import CommandRequest
+
+    return CommandRequest(command_name, params, None).canonical_params()
+
+
+def _canonical(command_name: str, divaid: str) -> str:
+    return _canonical_params(command_name, {"divaid": divaid, **MACRO})
+
+
+def test_an_action_that_could_not_be_sent_in_time_never_runs_later(system: Topology) -> None:
+    pm, sm = system.parts["primary manager"].url, system.parts["secondary manager"].url
+    d = wall_target(pm)["divaid"]
+    ps, ss = system.parts["primary server"], system.parts["secondary server"]
+    ps.pause()
+    ss.pause()
+    try:
+        code, msg = _macro(pm, "expire-1", d)
+        assert code in (ResultCode.EXPIRED, ResultCode.UPSTREAM_FAILED, ResultCode.IN_DOUBT), msg
+    finally:
+        ps.resume()
+        ss.resume()
+    system.wait_settled()
+    wait_for(lambda: manager_field(pm, "activeservername") == "primary", 10, "primary server active again")
+    for base in (pm, sm):
+        code, msg = _macro(base, "expire-1", d)
+        assert code != 0, msg
+    assert journal_counts(system.journal).get("expire-1", 0) <= 1
+    if code == ResultCode.EXPIRED:
+        assert journal_counts(system.journal) == {}
+
+
+def test_without_quorum_nothing_executes_and_work_resumes_when_it_returns(system: Topology) -> None:
+    pm, sm = system.parts["primary manager"].url, system.parts["secondary manager"].url
+    d = wall_target(pm)["divaid"]
+    one, two = system.parts["etcd-s member"], system.parts["etcd-w member"]
+    one.kill()
+    assert _macro(pm, "one-down", d)[0] == 0  # one member down: still a majority
+    two.kill()
+    for base in (pm, sm):
+        code, msg = _macro(base, "no-quorum", d)
+        assert code == ResultCode.COORDINATION_UNAVAILABLE, msg
+        assert "etcd" in msg
+    assert "no-quorum" not in journal_counts(system.journal)
+    one.start()
+    two.start()
+    tries = iter(range(1000))
+    wait_for(lambda: _macro(pm, f"quorum-back-{next(tries)}", d, timeout=3)[0] == 0, 30, "actions execute again")
+    counts = journal_counts(system.journal)
+    assert counts.pop("one-down") == 1 and list(counts.values()) == [1]  # only the try that was answered Ok
+
+
+# -- bad input: each a clear refusal at start-up, never a silent fallback --------------------------------------------
+
+
+def _manager(args: list[str], tmp: Path, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app",
+            "manager",
+            "--role",
+            "primary",
+            "--servers",
+            "http://127.0.0.1:9",
+            *args,
+            "--state-dir",
+            str(tmp),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_fewer_than_three_members_is_refused_unless_allowed(tmp_path: Path) -> None:
+    r = _manager(["--etcd", "http://127.0.0.1:2379"], tmp_path)
+    assert r.returncode != 0 and "a control room needs three" in r.stderr
+    r = _manager([], tmp_path)
+    assert r.returncode != 0 and "etcd" in r.stderr
+
+
+def test_an_etcd_that_does_not_answer_is_a_clear_start_up_error(tmp_path: Path) -> None:
+    cfg = tmp_path / "m.toml"
+    cfg.write_text('etcd_start_wait = 1.0\netcd_allow_fewer = true\netcd = ["http://127.0.0.1:9"]\n')
+    r = _manager(["--config", str(cfg)], tmp_path)
+    assert r.returncode != 0
+    assert "cannot reach the etcd cluster" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.fixture
+def lone_etcd(tmp_path: Path):  # type: ignore[no-untyped-def]
+    with Topology.create(tmp_path / "etcd") as topo:
+        topo.add_etcd(count=1)
+        topo.start_all()
+        topo.wait_ready()
+        yield topo.etcd_urls()[0]
+
+
+def test_a_foreign_cluster_or_another_site_is_refused(tmp_path: Path, lone_etcd: str) -> None:
+    cfg = tmp_path / "m.toml"
+    cfg.write_text(f'etcd_start_wait = 2.0\netcd_allow_fewer = true\netcd = ["{lone_etcd}"]\n')
+    _put_raw(lone_etcd, "/other-app/config", {"x": 1})
+    r = _manager(["--config", str(cfg)], tmp_path)
+    assert r.returncode != 0 and "another application's cluster" in r.stderr, r.stderr[-500:]
+    _put_raw(lone_etcd, "/sensetwin/site", {"project": "sensetwin", "site": "north"})
+    r = _manager(["--config", str(cfg), "--site", "south"], tmp_path)
+    assert r.returncode != 0 and "holds SenseTwin site 'north'" in r.stderr, r.stderr[-500:]
+    _put_raw(lone_etcd, "/wrong/site", {"something": "else"})
+    r = _manager(["--config", str(cfg), "--etcd-prefix", "/wrong/"], tmp_path)
+    assert r.returncode != 0 and "not a SenseTwin site marker" in r.stderr, r.stderr[-500:]
+
+
+def test_a_secondary_without_the_primarys_site_refuses_to_start(tmp_path: Path, lone_etcd: str) -> None:
+    cfg = tmp_path / "m.toml"
+    cfg.write_text(f'etcd_start_wait = 1.5\netcd_allow_fewer = true\netcd = ["{lone_etcd}"]\nrole = "secondary"\n')
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app",
+            "manager",
+            "--config",
+            str(cfg),
+            "--servers",
+            "http://127.0.0.1:9",
+            "--etcd-prefix",
+            "/fresh/",
+            "--state-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert r.returncode != 0 and "start the primary manager first" in r.stderr, r.stderr[-500:]
