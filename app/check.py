@@ -85,9 +85,18 @@ async def _manager(http: HttpLink, name: str, url: str, token_set: bool) -> Line
         "mode": t("mode"),
         "forwarding": str(forwarding).lower(),
         "active server": t("activeservername") or "none",
-        "peer": "reachable" if t("peer/reachable") == "true" else "UNREACHABLE",
+        "peer": "alive in etcd" if t("peer/reachable") == "true" else "NOT SEEN",
+        "etcd": (
+            f"{t('etcd/reachable')}/{t('etcd/members')} members" + (" TRIAL" if t("etcd/trial") == "true" else "")
+            if t("etcd/ok") == "true"
+            else "NO QUORUM"
+        ),
         "token": t("caller/token"),
     }
+    members = res.root.findall("managerstatus/etcd/memberlist/member")
+    facts["_members"] = ",".join(
+        f"{m.findtext('url')}|{m.findtext('leader') == 'true'}" for m in members if m.findtext("url")
+    )
     problems = []
     token = facts["token"]
     if token in ("missing", "invalid"):
@@ -97,9 +106,34 @@ async def _manager(http: HttpLink, name: str, url: str, token_set: bool) -> Line
         )
     if not t("activeservername"):
         problems.append("this manager sees no active Sense server")
-    if t("peer/url") and t("peer/reachable") != "true":
-        problems.append("this manager cannot reach its peer manager (E); check the peer address and peer_token")
+    if t("etcd/ok") != "true":
+        problems.append(
+            f"this manager cannot use the etcd cluster ({t('etcd/error')[:160]}): no action executes. Start the "
+            "etcd members (at least two of three) and check the firewall between this manager and them"
+        )
+    elif t("peer/reachable") != "true":
+        problems.append("this manager does not see the other manager in etcd: is it running?")
     return Line(name, url, not problems, rtt, facts, "; ".join(problems))
+
+
+async def _etcd_members(members: dict[str, bool], verify: bool | str) -> list[Line]:
+    """Each etcd member the managers name, asked from this workstation (GET /health): reachable, healthy, leader."""
+    http = HttpLink(timeout=1.5, verify=verify)
+    try:
+
+        async def one(i: int, url: str) -> Line:
+            try:
+                body, rtt = await _timed_get(http, url + "/health")
+            except LinkError as exc:
+                return Line(f"etcd member {i + 1}", url, False, problem=f"unreachable from here: {exc.reason}")
+            healthy = b'"true"' in body
+            facts = {"health": "ok" if healthy else "NO QUORUM", "leader": "yes" if members[url] else ""}
+            problem = "" if healthy else "answers but reports no quorum: start the other members"
+            return Line(f"etcd member {i + 1}", url, healthy, rtt, facts, problem)
+
+        return list(await asyncio.gather(*(one(i, u) for i, u in enumerate(sorted(members)))))
+    finally:
+        await http.close()
 
 
 async def run_check(managers: list[str], servers: list[str], token: str = "", verify: bool | str = True) -> int:
@@ -112,16 +146,24 @@ async def run_check(managers: list[str], servers: list[str], token: str = "", ve
         )
     finally:
         await http.close()
+    mgrs = [ln for ln in lines if ln.part.endswith("manager") and ln.facts]
+    members: dict[str, bool] = {}
+    for ln in mgrs:
+        for item in filter(None, ln.facts.pop("_members", "").split(",")):
+            url, _, leader = item.rpartition("|")
+            members[url] = members.get(url, False) or leader == "True"
+    member_lines = await _etcd_members(members, verify)
+    lines = [*lines, *member_lines]
     for line in lines:
         print(line.render())
-    mgrs = [ln for ln in lines if ln.part.endswith("manager") and ln.facts]
     forwarding = [ln.part for ln in mgrs if ln.facts.get("forwarding") == "true"]
     actives = {ln.facts.get("active server", "none") for ln in mgrs} - {"none"}
     summary = []
-    if len(forwarding) > 1:
-        summary.append(f"both managers are forwarding ({', '.join(forwarding)}): check the link between them")
     if mgrs and not forwarding:
-        summary.append("no manager is forwarding yet: actions wait (normal for up to 1.5 s after a failure)")
+        summary.append("no manager is executing yet: actions wait (normal for up to a second after a failure)")
+    up = sum(1 for ln in member_lines if ln.ok)
+    if member_lines and up * 2 <= len(member_lines):
+        summary.append(f"only {up} of {len(member_lines)} etcd members answer from here: check the etcd hosts")
     if len(actives) > 1:
         summary.append(f"the managers disagree on the active server ({', '.join(sorted(actives))})")
     if len(managers) < 2:

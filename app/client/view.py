@@ -41,6 +41,13 @@ class ManagerState:
     reason: str = ""
     in_doubt: int = 0
     token_refused: bool = False  # it refuses this console's access token: our actions through it get -104
+    # The etcd cluster as this manager uses it: usable (quorum reached), members it reaches of those configured,
+    # and whether it runs as a trial with fewer than three.
+    etcd_ok: bool = False
+    etcd_up: int = 0
+    etcd_members: int = 0
+    etcd_trial: bool = False
+    etcd_error: str = ""
 
     @property
     def label(self) -> str:
@@ -87,6 +94,23 @@ class SystemView:
             if m.reachable and m.forwarding:
                 return m
         return None
+
+    @property
+    def coordination(self) -> tuple[str, str, str]:
+        """(level, words, detail) of the managers' etcd cluster, from the managers that answer: "ok" when every
+        member is reached, "warn" when some are not (or a trial), "down" when no manager has quorum."""
+        seen = [m for m in self.managers.values() if m.reachable and m.etcd_members]
+        if not seen:
+            return "unknown", "UNKNOWN", "no manager answers"
+        best = max(seen, key=lambda m: (m.etcd_ok, m.etcd_up))
+        if not any(m.etcd_ok for m in seen):
+            return "down", "NO QUORUM", f"{best.etcd_up} of {best.etcd_members} members reached: actions cannot execute"
+        words = f"{best.etcd_up}/{best.etcd_members} MEMBERS"
+        if best.etcd_trial:
+            return "warn", words, f"TRIAL: {best.etcd_members} member(s), not redundant"
+        if best.etcd_up < best.etcd_members:
+            return "warn", words, f"{best.etcd_members - best.etcd_up} member(s) down · quorum held"
+        return "ok", words, "quorum · every member reached"
 
     def snapshot(self) -> SystemView:
         return copy.deepcopy(self)

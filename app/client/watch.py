@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import DEFAULTS
-from ..sense import ResultCode, SenseError, encode, parse_result, parse_xml
+from ..sense import Result, ResultCode, SenseError, encode, parse_result, parse_xml
 from ..tasks import cancel_and_wait
 from .http import HttpLink, LinkError
 from .view import Change, ManagerState, ServerState, SystemView, now_text
@@ -154,10 +154,28 @@ class SystemWatch:
                     r.text("managerstatus/reason"),
                     int(r.text("managerstatus/counts/indoubt", "0") or 0),
                 )
+                self._set_etcd(m, r)
             except (LinkError, SenseError, ValueError) as exc:
                 why = getattr(exc, "reason", None) or getattr(exc, "description", None) or str(exc)
                 self._set_manager(m, False, "down", False, 0, "", why, m.in_doubt)
             await asyncio.sleep(self.interval)
+
+    def _set_etcd(self, m: ManagerState, r: Result) -> None:
+        ok = r.text("managerstatus/etcd/ok") == "true"
+        up = int(r.text("managerstatus/etcd/reachable", "0") or 0)
+        members = int(r.text("managerstatus/etcd/members", "0") or 0)
+        trial = r.text("managerstatus/etcd/trial") == "true"
+        if ok != m.etcd_ok or up != m.etcd_up:
+            text = (
+                f"{m.label}: etcd {up} of {members} members reached"
+                if ok
+                else f"{m.label}: etcd has no quorum ({r.text('managerstatus/etcd/error')[:120]}); "
+                "actions cannot execute"
+            )
+            m.etcd_ok, m.etcd_up, m.etcd_members, m.etcd_trial = ok, up, members, trial
+            m.etcd_error = r.text("managerstatus/etcd/error")
+            self.emit([Change(now_text(), m.label, text)])
+        m.etcd_members, m.etcd_trial = members, trial
 
     def _set_token(self, m: ManagerState, refused: bool) -> None:
         if refused != m.token_refused:

@@ -59,7 +59,14 @@ class RedundancyStrip(QWidget):
         super().__init__()
         self.tiles = {
             k: StatusTile(k)
-            for k in ("primary server", "secondary server", "primary manager", "secondary manager", "peer console")
+            for k in (
+                "primary server",
+                "secondary server",
+                "primary manager",
+                "secondary manager",
+                "etcd",
+                "peer console",
+            )
         }
         row = QHBoxLayout()
         row.setSpacing(8)
@@ -97,6 +104,7 @@ class RedundancyStrip(QWidget):
             else:
                 level, words = "warn", m.mode.upper()
             self.tiles[f"{name} manager"].show_state(level, words, detail)
+        self.tiles["etcd"].show_state(*v.coordination)
         p = v.peer
         if not p.configured:
             self.tiles["peer console"].show_state("unknown", "NOT PAIRED", "single workstation")
@@ -117,6 +125,12 @@ class RedundancyStrip(QWidget):
             who = " and ".join(refusing)
             text, level = (
                 f"TOKEN REFUSED by the {who} manager — set this console's access token (File › Settings)",
+                "bad",
+            )
+        elif v.coordination[0] == "down":
+            text, level = (
+                "NO QUORUM — the managers' etcd cluster has lost its majority: actions cannot execute; "
+                "start the etcd members (at least two of three)",
                 "bad",
             )
         elif active is None:
