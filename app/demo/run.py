@@ -1,4 +1,5 @@
-"""Run the demo system: two sims and two managers on loopback, and the console on them with a Demo menu."""
+"""Run the demo system: two sims, three etcd members and two managers on loopback, and the console on them with a
+Demo menu."""
 
 from __future__ import annotations
 
@@ -14,7 +15,11 @@ from .topology import Topology
 def run_demo(state_dir: Path | None, console: bool = True, screenshot: Path | None = None) -> int:
     topo = Topology.create(state_dir)
     try:
-        topo.start_system()
+        try:
+            topo.start_system()
+        except RuntimeError as exc:  # etcd not installed: say how, start nothing
+            print(f"sensetwin demo: {exc}", file=sys.stderr)
+            return 1
         print("SenseTwin demo is running:")
         for p in topo.parts.values():
             print(f"  {p.name:<18} {p.url}   (log {p.log_path})")
