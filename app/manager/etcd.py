@@ -208,7 +208,17 @@ class EtcdClient:
                 ) as r:
                     raw = await read_body(r, MAX_ETCD_ANSWER, f"etcd member {self.endpoints[index]}")
                     status = r.status
-            except (aiohttp.ClientConnectorError, aiohttp.ClientSSLError) as exc:
+            except aiohttp.ClientConnectorCertificateError as exc:
+                raise EtcdRefused(
+                    f"etcd member {self.endpoints[index]}: its TLS certificate is not trusted ({_short(exc)}); set "
+                    "etcd_ca to the CA that signed the members' certificates"
+                ) from None
+            except aiohttp.ClientSSLError as exc:
+                raise EtcdRefused(
+                    f"etcd member {self.endpoints[index]}: TLS failed ({_short(exc)}); check etcd_ca, etcd_cert and "
+                    "etcd_key in the manager config and the member's --client-cert-auth"
+                ) from None
+            except aiohttp.ClientConnectorError as exc:
                 errors.append(f"{self.endpoints[index]}: {_short(exc)}")
                 self._rotate(index)
                 continue

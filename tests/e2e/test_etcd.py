@@ -244,3 +244,77 @@ def test_a_secondary_without_the_primarys_site_refuses_to_start(tmp_path: Path, 
         timeout=30,
     )
     assert r.returncode != 0 and "start the primary manager first" in r.stderr, r.stderr[-500:]
+
+
+def test_a_member_with_a_certificate_of_another_ca_is_refused_and_the_right_ca_works(tmp_path: Path) -> None:
+    import trustme
+
+    from app.demo import free_port
+    from app.demo.etcd import EtcdMember, member_args
+
+    site_ca, other_ca = trustme.CA(), trustme.CA()
+    cert = site_ca.issue_cert("127.0.0.1")
+    cert.private_key_pem.write_to_path(str(tmp_path / "member.key"))
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "member.crt"))
+    site_ca.cert_pem.write_to_path(str(tmp_path / "site-ca.pem"))
+    other_ca.cert_pem.write_to_path(str(tmp_path / "other-ca.pem"))
+    m = EtcdMember("etcd-tls", "127.0.0.1", free_port(), free_port())
+    args = member_args(m, [m], tmp_path / "data")
+    url = m.client_url.replace("http://", "https://")
+    args = [a.replace(m.client_url, url) for a in args]
+    args += ["--cert-file", str(tmp_path / "member.crt"), "--key-file", str(tmp_path / "member.key")]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        ca = str(tmp_path / "site-ca.pem")
+        wait_for(lambda: _https_health(url, ca), 20, "the https etcd member answering")
+        base = f'etcd_start_wait = 3.0\netcd_allow_fewer = true\netcd = ["{url}"]\n'
+        wrong = tmp_path / "wrong.toml"
+        wrong.write_text(base + f'etcd_ca = "{tmp_path / "other-ca.pem"}"\n')
+        r = _manager(["--config", str(wrong), "--listen", "127.0.0.1:0"], tmp_path)
+        assert r.returncode != 0 and "TLS certificate is not trusted" in r.stderr, r.stderr[-600:]
+        right = tmp_path / "right.toml"
+        right.write_text(base + f'etcd_ca = "{ca}"\n')
+        ok = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "app",
+                "manager",
+                "--config",
+                str(right),
+                "--role",
+                "primary",
+                "--servers",
+                "http://127.0.0.1:9",
+                "--listen",
+                "127.0.0.1:0",
+                "--state-dir",
+                str(tmp_path),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            assert ok.stdout is not None
+            line = ok.stdout.readline()
+            while line and "listening on" not in line:
+                line = ok.stdout.readline()
+            assert "listening on" in line  # it reached the https member and registered
+        finally:
+            ok.terminate()
+            ok.wait(10)
+            if ok.stdout is not None:
+                ok.stdout.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _https_health(url: str, ca: str) -> bool:
+    try:
+        import ssl
+
+        return httpx.get(url + "/health", verify=ssl.create_default_context(cafile=ca), timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
