@@ -13,7 +13,7 @@ from .topology import Topology
 
 
 def run_demo(state_dir: Path | None, console: bool = True, screenshot: Path | None = None) -> int:
-    topo = Topology.create(state_dir)
+    topo = Topology.create(state_dir, cuttable=True)
     try:
         try:
             topo.start_system()

@@ -19,6 +19,7 @@ import xml.etree.ElementTree as ET  # our own services' answers on loopback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..config import LOOPBACK
 from .etcd import EtcdMember, member_args
@@ -125,6 +126,8 @@ class Topology:
     failback: str = "auto"
     action_rate: float | None = None  # managers' per-console limit; None = their default, 0 = none (benchmarks)
     sim_site: str | None = None  # the sims' --site (demo, big or a site file); None = their default, demo
+    cuttable: bool = False  # the demo: each manager reaches the other manager host's etcd member through a relay
+    cut_links: Any = None
     _etcd: list[EtcdMember] = field(default_factory=list)
 
     @classmethod
@@ -198,6 +201,8 @@ class Topology:
         ports = {"primary": free_port(), "secondary": free_port()}
         made = []
         for role in ("primary", "secondary"):
+            if self.cuttable and etcd is None and len(self._etcd) == 3:
+                etcd_urls = self._cuttable_etcd_urls(role)
             args = [
                 "manager",
                 "--role",
@@ -221,6 +226,23 @@ class Topology:
                 args += ["--action-rate", str(self.action_rate)]
             made.append(self.add(f"{role} manager", args, f"http://{LOOPBACK}:{ports[role]}"))
         return made[0], made[1]
+
+    def _cuttable_etcd_urls(self, role: str) -> list[str]:
+        """The members as a manager on host P (primary) or S (secondary) reaches them: its own host's member and the
+        witness directly, the other manager host's member through a relay the demo can cut."""
+        from .cut import CutLinks
+
+        if self.cut_links is None:
+            self.cut_links = CutLinks()
+        other = self._etcd[1] if role == "primary" else self._etcd[0]
+        link = self.cut_links.add(f"{role} manager → {other.name}", other.client_port)
+        return [link.url if m is other else m.client_url for m in self._etcd]
+
+    def cut_managers(self, mode: str) -> None:
+        """'silent' or 'refused': each manager loses the other manager host (its etcd member); 'pass' restores."""
+        if self.cut_links is None:
+            raise RuntimeError("this system was not started with cuttable links")
+        self.cut_links.set_mode(mode)
 
     def start_system(self) -> None:
         """Two sims, three etcd members and two managers, started and settled: primary server active, primary
@@ -254,6 +276,9 @@ class Topology:
     def stop_all(self) -> None:
         for p in self.parts.values():
             p.stop()
+        if self.cut_links is not None:
+            self.cut_links.close()
+            self.cut_links = None
 
     def wait_until(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout

@@ -1,5 +1,6 @@
-"""The Demo menu: kill (-9), restart, pause (SIGSTOP) and resume each part of the demo system, so anyone can
-watch a failover happen in the strip."""
+"""The Demo menu: kill (-9), restart, pause (SIGSTOP) and resume each part of the demo system (sims, managers, the
+three etcd members), and cut the two manager hosts apart, so anyone can watch a failover happen in the strip and
+nothing execute twice."""
 
 from __future__ import annotations
 
@@ -27,6 +28,22 @@ def add_demo_menu(win: QMainWindow, topology: Any) -> None:
             act.triggered.connect(lambda _=False, fn=fn, name=name, label=label: _do(win, fn, name, label))
             sub.addAction(act)
             win.demo_actions[(name, label.split()[0].lower())] = act  # type: ignore[attr-defined]
+    if getattr(topology, "cut_links", None) is not None:
+        menu.addSeparator()
+        sub = menu.addMenu("Cut the manager hosts apart")
+        for label, mode in (
+            ("Cut silently (packets vanish)", "silent"),
+            ("Cut with refusals (a rejecting firewall)", "refused"),
+            ("Restore the link", "pass"),
+        ):
+            act = QAction(label, win)
+            act.triggered.connect(
+                lambda _=False, mode=mode, label=label: _do(
+                    win, lambda: topology.cut_managers(mode), "the manager hosts", label
+                )
+            )
+            sub.addAction(act)
+            win.demo_actions[("managers", mode)] = act  # type: ignore[attr-defined]
 
 
 def _do(win: QMainWindow, fn: Any, name: str, label: str) -> None:
