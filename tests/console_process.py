@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +18,23 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class ConsoleProcess:
-    def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
+    """`prefix` runs the console through another command, e.g. `ip netns exec NS` (the lab). Every line read
+    carries `_t` (monotonic) and `_wall` (time.time(), comparable with the servers' journal timestamps)."""
+
+    def __init__(
+        self,
+        args: list[str],
+        log: Path,
+        env: dict[str, str] | None = None,
+        prefix: Sequence[str] = (),
+        cwd: Path = ROOT,
+    ) -> None:
         self.lines: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._log = open(log, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app", "client", *args],
-            cwd=ROOT,
+            [*prefix, sys.executable, "-m", "app", "client", *args],
+            cwd=cwd,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
@@ -42,7 +52,7 @@ class ConsoleProcess:
             except ValueError:
                 continue
             with self._lock:
-                self.lines.append({**item, "_t": time.monotonic()})
+                self.lines.append({**item, "_t": time.monotonic(), "_wall": time.time()})
 
     def send(self, **msg: Any) -> None:
         assert self.proc.stdin is not None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime
 import random
 import sys
 import tempfile
@@ -25,11 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from app.demo import Topology, free_port
+from app.demo.topology import program
 from app.sense import classify
 from app.sim import read_journal
 from tests.console_process import ConsoleProcess
 from tests.faultproxy import FaultProxy
 from tests.helpers import command, wall_target
+from tests.lab.system import manager_command, manager_options
 from tests.perf.common import ms, pct, summary
 
 
@@ -53,26 +56,24 @@ class Chaos:
                 await self._proxy(f"{m} manager → {s} server", int(part.url.rsplit(":", 1)[1]))
             other = "secondary" if m == "primary" else "primary"
             await self._proxy(f"{m} manager → {other} manager", mports[other])
+        options = manager_options()
+        etcd: list[str] = []
+        if "--etcd" in options:  # the managers coordinate through three etcd members (direct, not proxied)
+            self.topo.add_etcd()
+            etcd = self.topo.etcd_urls()
         for m in ("primary", "secondary"):
             other = "secondary" if m == "primary" else "primary"
-            servers = ",".join(self.proxies[f"{m} manager → {s} server"].url for s in ("primary", "secondary"))
-            self.topo.add(
-                f"{m} manager",
-                [
-                    "manager",
-                    "--role",
-                    m,
-                    "--listen",
-                    f"127.0.0.1:{mports[m]}",
-                    "--servers",
-                    servers,
-                    "--peer",
-                    self.proxies[f"{m} manager → {other} manager"].url,
-                    "--state-dir",
-                    str(self.topo.workdir / "state"),
-                ],
-                f"http://127.0.0.1:{mports[m]}",
+            argv = manager_command(
+                options,
+                m,
+                listen=f"127.0.0.1:{mports[m]}",
+                servers=[self.proxies[f"{m} manager → {s} server"].url for s in ("primary", "secondary")],
+                peer=self.proxies[f"{m} manager → {other} manager"].url,
+                etcd=etcd,
+                state_dir=self.topo.workdir / "state",
+                action_rate=None,  # the managers' default rate limit, as before
             )
+            self.topo.add(f"{m} manager", argv[len(program()) :], f"http://127.0.0.1:{mports[m]}")
         self.topo.start_all()
         await asyncio.to_thread(self.topo.wait_ready)
         await asyncio.to_thread(self.topo.wait_settled)
@@ -160,7 +161,7 @@ class Chaos:
         out = {}
         for c in [*self.old_consoles, *self.consoles.values()]:
             for x in c.find(lambda x: "outcome" in x):
-                out[x["outcome"]["tag"]] = {**x["outcome"], "_t": x["_t"]}
+                out[x["outcome"]["tag"]] = {**x["outcome"], "_t": x["_t"], "_wall": x.get("_wall", 0.0)}
         return out
 
     async def workload(self, n: int, faults: int) -> None:
@@ -289,9 +290,317 @@ class Chaos:
         }
 
 
+# -- the same workload and checker on the lab (--net lab) -----------------------------------------------------
+
+LAB_KINDS = [  # (kind, weight) of the lab nemesis; each a kernel fact or a signal, one at a time
+    ("mgr-cut-silent", 2),
+    ("mgr-cut-refused", 2),
+    ("mgr-cut-oneway", 1),
+    ("mgr-cut-mixed", 1),
+    ("mgr-host-down", 2),
+    ("console-cut", 1),
+    ("pair-split", 1),
+    ("srv-host-down", 1),
+    ("j-cut", 1),
+    ("pause", 1),
+    ("kill", 2),
+    ("witness-down", 1),
+]
+PAUSABLE = ["primary server", "secondary server", "primary manager", "secondary manager"]
+ETCD_PARTS = ["etcd-p", "etcd-s", "etcd-w"]
+
+
+def journal_time(entry: dict[str, Any]) -> float:
+    """The journal's execution time (UTC ISO, wall clock of the same machine) as time.time() seconds."""
+    return datetime.datetime.fromisoformat(str(entry["at"])).timestamp()
+
+
+class LabChaos(Chaos):
+    """Chaos on the lab: every part on its own host; the nemesis cuts at the router, powers hosts off, pauses
+    and kills processes. The checker adds per fault kind: executed although reported failed, late, availability,
+    stale."""
+
+    def __init__(self, workdir: Path, seed: int, profile: str = "lan") -> None:
+        super().__init__(workdir, seed)
+        from tests.lab.net import Lab
+
+        self.lab = Lab(workdir, profile=profile)
+        self.system: Any = None
+        self.in_flight_limit = 6
+
+    async def start(self) -> None:
+        from tests.lab.system import LabSystem
+
+        self.lab.build()
+        self.system = LabSystem(self.lab)
+        self.topo = self.system.topo  # journal path, readiness checks
+        self.consoles = self.system.consoles  # the same dicts: a restarted console replaces its entry
+        self.old_consoles = self.system.old_consoles
+        self.console_args = self.system.console_args
+        self.system.start()
+        await self.until(self.healthy, 40, "system ready")
+        pm = self.system.manager_url("primary")
+        self.target = await self.observe(self._retry, wall_target, pm)
+        devices = (await self.observe(self._retry, command, pm, "getDeviceList")).root.find("devices")
+        assert devices is not None
+        self.domes = [(d.findtext("serverid"), d.findtext("deviceid")) for d in devices if d.findtext("ptztype")]
+        self.cameras = [d.findtext("deviceid") for d in devices]
+
+    @staticmethod
+    def _retry(fn: Any, *args: Any, timeout: float = 15.0) -> Any:
+        """A read for the set-up, tried again until it works: a cut answer (issue 12 section 1) is an
+        AssertionError or a parse error there, and the workload must still start."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                result = fn(*args)
+                if getattr(result, "ok", True):
+                    return result
+            except (AssertionError, ValueError, OSError):
+                if time.monotonic() > deadline:
+                    raise
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{getattr(fn, '__name__', fn)} did not succeed within {timeout} s")
+            time.sleep(0.2)
+
+    async def observe(self, fn: Any, *args: Any) -> Any:
+        """A blocking call from a thread inside the router's namespace (it reaches every host)."""
+        return await asyncio.wrap_future(self.lab.executor().submit(fn, *args))
+
+    async def close(self) -> None:
+        try:
+            if self.system is not None:
+                self.system.stop()
+        finally:
+            self.lab.teardown()
+
+    # -- nemesis
+
+    def _mark_console_lost(self, c: str) -> None:
+        for a in self.sent.values():
+            if a["console"] == c:
+                a["lost_console"] = True
+
+    def apply(self, kind: str, host: str | None = None) -> tuple[dict[str, Any], list[Any]]:
+        """Put one fault of `kind` in place (`host`: which one, for the host-down kinds). Returns its record and
+        what undoes it."""
+        lab, system, rng = self.lab, self.system, self.rng
+        f: dict[str, Any] = {"kind": kind, "at": time.monotonic(), "wall": time.time()}
+        undo: list[Any] = []
+        if kind.startswith("mgr-cut"):
+            mode = {"mgr-cut-silent": "silent", "mgr-cut-refused": "refused"}.get(kind, "silent")
+            a, b = rng.sample(["mgr-p", "mgr-s"], 2)
+            if kind == "mgr-cut-oneway":
+                mode = rng.choice(["silent", "refused"])
+                cuts = lab.partition([a], [b], mode, oneway=True)
+                f["target"] = f"{a} -> {b} {mode}"
+            elif kind == "mgr-cut-mixed":
+                cuts = lab.partition([a], [b], "silent", back="refused")
+                f["target"] = f"{a} -> {b} silent, {b} -> {a} refused"
+            else:
+                cuts = lab.partition([a], [b], mode)
+                f["target"] = f"mgr-p <-> mgr-s {mode}"
+            undo.append(lambda: lab.heal(cuts))
+        elif kind in ("mgr-host-down", "srv-host-down", "witness-down"):
+            hosts = {"mgr-host-down": rng.choice(["mgr-p", "mgr-s"]), "srv-host-down": rng.choice(["srv-p", "srv-s"])}
+            h = host or hosts.get(kind, "witness")
+            f["target"] = f"{h} down"
+            system.host_down(h)
+            undo.append(lambda: system.host_up(h))
+        elif kind == "console-cut":
+            con, mgr = rng.choice(["con-a", "con-b"]), rng.choice(["mgr-p", "mgr-s"])
+            mode = rng.choice(["silent", "refused"])
+            cuts = lab.partition([con], [mgr], mode)
+            f["target"] = f"{con} <-> {mgr} {mode}"
+            undo.append(lambda: lab.heal(cuts))
+        elif kind == "pair-split":
+            cuts = lab.partition(["con-a", "mgr-p"], ["con-b", "mgr-s"], "silent")
+            f["target"] = "con-a+mgr-p | con-b+mgr-s silent"
+            undo.append(lambda: lab.heal(cuts))
+        elif kind == "j-cut":
+            mode = rng.choice(["silent", "refused"])
+            cuts = lab.partition(["srv-p"], ["srv-s"], mode)
+            f["target"] = f"srv-p <-> srv-s {mode}"
+            undo.append(lambda: lab.heal(cuts))
+        elif kind == "pause":
+            name = rng.choice([*PAUSABLE, *(n for n in ETCD_PARTS if n in system.procs)])
+            f["target"] = f"SIGSTOP {name}"
+            system.procs[name].pause()
+            undo.append(system.procs[name].resume)
+        elif kind == "kill":
+            name = rng.choice([*PAUSABLE, *(n for n in ETCD_PARTS if n in system.procs), "console A", "console B"])
+            f["target"] = f"kill -9 {name}"
+            if name.startswith("console"):
+                c = name[-1]
+                self._mark_console_lost(c)
+                self.consoles[c].kill()
+                undo.append(lambda: system.start_console(c))
+            else:
+                system.procs[name].kill()
+                undo.append(lambda: system.procs[name].start(lab))
+        else:
+            raise ValueError(f"unknown fault kind {kind!r}")
+        self.faults.append(f)
+        print(f"fault {len(self.faults)}: {kind}: {f['target']}", flush=True)
+        return f, undo
+
+    def undo(self, f: dict[str, Any], undo: list[Any]) -> None:
+        for u in undo:
+            u()
+        f["end"] = time.monotonic()
+        f["hold_s"] = round(f["end"] - f["at"], 1)
+
+    async def inject(self, kind: str, hold: float) -> dict[str, Any]:
+        """One fault of `kind`, held `hold` seconds, then undone."""
+        f, undo = self.apply(kind)
+        await asyncio.sleep(hold)
+        self.undo(f, undo)
+        return f
+
+    async def nemesis(self, count: int, done: asyncio.Event) -> None:
+        kinds = [k for k, w in LAB_KINDS for _ in range(w)]
+        if "etcd-w" not in self.system.procs:
+            kinds = [k for k in kinds if k != "witness-down"]
+        for _ in range(count):
+            await asyncio.sleep(self.rng.uniform(0.5, 2.0))
+            if done.is_set():
+                return
+            await self.inject(self.rng.choice(kinds), self.rng.uniform(1.0, 5.0))
+            with contextlib.suppress(TimeoutError):
+                await self.until(self.healthy, 30, "recovery")
+
+    async def phase(
+        self, kind: str | None, actions: int, host: str | None = None, settle: float = 1.0, linger: float = 3.0
+    ) -> None:
+        """A scripted step: put a fault in place (or none) `settle` s before the first action, send `actions`
+        actions during it at an operator's pace, wait for their answers, keep the fault `linger` s longer (what
+        a copy still queued at the other manager does while the fault lasts counts too), undo it and wait for
+        recovery."""
+        fault = self.apply(kind, host) if kind else None
+        if fault is not None:
+            await asyncio.sleep(settle)
+        first = len(self.sent)
+        for i in range(first, first + actions):
+            tag = f"a{i}"
+            c = "A" if i % 2 == 0 else "B"
+            if self.consoles[c].proc.poll() is not None:
+                c = "B" if c == "A" else "A"
+            name, params = self.action(i)
+            self.sent[tag] = {"command": name, "console": c, "at": time.monotonic(), "wall": time.time()}
+            self.consoles[c].act(name, tag=tag, **params)
+            while sum(1 for t in self.sent if t not in self.outcomes() and t not in self.dead) > self.in_flight_limit:
+                self._forget_dead()
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(self.rng.uniform(0.05, 0.25))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(t not in self.outcomes() for t in self.sent if t not in self.dead):
+            self._forget_dead()
+            await asyncio.sleep(0.05)
+        if fault is not None:
+            await asyncio.sleep(linger)
+            self.undo(*fault)
+            with contextlib.suppress(TimeoutError):
+                await self.until(self.healthy, 30, "recovery")
+
+    # -- checker
+
+    def fault_of(self, at: float) -> dict[str, Any] | None:
+        for f in self.faults:
+            if f["at"] <= at <= f.get("end", float("inf")):
+                return f
+        return None
+
+    def check(self) -> dict[str, Any]:
+        result = super().check()
+        journal = read_journal(self.topo.journal)
+        by_uid: dict[str, list[dict[str, Any]]] = {}
+        stale_uids: set[str] = set()
+        highest = -1
+        for e in journal:  # file order is execution order (one O_APPEND write each)
+            uid = str(e["uid"])
+            by_uid.setdefault(uid, []).append(dict(e))
+            epoch = int(str(e.get("epoch", 0)))
+            if epoch < highest:
+                stale_uids.add(uid)
+            highest = max(highest, epoch)
+        got = self.outcomes()
+        rows: dict[str, dict[str, Any]] = {}
+        for f in self.faults:
+            rows.setdefault(f["kind"], Counter())["faults"] += 1
+        totals: Counter[str] = Counter()
+        late_list, exec_failed_list = [], []
+        for tag, a in self.sent.items():
+            f = self.fault_of(a["at"])
+            row = rows.setdefault(f["kind"] if f else "no fault", Counter())
+            row["actions"] += 1
+            o = got.get(tag)
+            if o is None:
+                row["unanswered"] += 1
+                continue
+            entries = by_uid.get(str(o["uid"]), [])
+            idem = classify(a["command"]).idempotent
+            counts = {
+                "ok": o["ok"],
+                "doubled": len(entries) > 1 and not idem,
+                "reexecuted": len(entries) > 1 and idem,
+                "lost": o["ok"] and not entries,
+                "in_doubt": o["errorcode"] == -103,
+                "exec_failed": not o["ok"] and o["errorcode"] != -103 and bool(entries),
+                "late": any(journal_time(e) > o["_wall"] + 1.0 for e in entries),
+                "stale": str(o["uid"]) in stale_uids,
+            }
+            for k, v in counts.items():
+                if v:
+                    row[k] += 1
+                    totals[k] += 1
+            if counts["late"]:
+                late_list.append(f"{tag} {a['command']} uid {o['uid']}")
+            if counts["exec_failed"]:
+                exec_failed_list.append(f"{tag} {a['command']}: {o['message'][:120]}")
+        table = {}
+        for kind, row in rows.items():
+            n = row["actions"]
+            table[kind] = {
+                **{k: row[k] for k in ("faults", "actions", "doubled", "reexecuted", "lost", "exec_failed")},
+                **{k: row[k] for k in ("in_doubt", "late", "stale", "unanswered")},
+                "availability": round(row["ok"] / n, 3) if n else None,
+            }
+        result.update(
+            {
+                "net": "lab",
+                "profile": self.lab.profile,
+                "managers": "etcd" if self.system.use_etcd else "peer",
+                "stale": len(stale_uids),
+                "stale_of_ours": totals["stale"],
+                "executed_although_failed": totals["exec_failed"],
+                "late": totals["late"],
+                "kinds": table,
+                "_late": late_list[:10],
+                "_exec_failed": exec_failed_list[:10],
+            }
+        )
+        return result
+
+
+def print_table(kinds: dict[str, dict[str, Any]]) -> None:
+    cols = ["faults", "actions", "availability", "doubled", "reexecuted", "lost", "exec_failed", "in_doubt"]
+    cols += ["late", "stale", "unanswered"]
+    print(f"{'fault kind':<16}" + "".join(f"{c:>13}" for c in cols))
+    for kind in sorted(kinds, key=lambda k: (k == "no fault", k)):
+        row = kinds[kind]
+        cells = []
+        for c in cols:
+            v = row.get(c)
+            cells.append(f"{'-' if v is None else (f'{v:.0%}' if c == 'availability' else v):>13}")
+        print(f"{kind:<16}" + "".join(cells))
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        ch = Chaos(Path(args.keep or tmp), args.seed)
+        if args.net == "lab":
+            ch: Chaos = LabChaos(Path(args.keep or tmp), args.seed, args.profile)
+        else:
+            ch = Chaos(Path(args.keep or tmp), args.seed)
         try:
             await ch.start()
             done = asyncio.Event()
@@ -312,19 +621,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep", help="keep logs and the journal in this folder")
     ap.add_argument("--smoke", action="store_true", help="about 100 actions and 5 faults")
+    ap.add_argument(
+        "--net",
+        choices=["loopback", "lab"],
+        default="loopback",
+        help="loopback: every link through a fault proxy (default); lab: every part its own host of a virtual "
+        "LAN (tests/lab; root or user namespaces)",
+    )
+    ap.add_argument("--profile", choices=["lan", "slow"], default="lan", help="the lab's links (--net lab)")
     a = ap.parse_args(argv)
     if a.smoke:
         a.actions, a.faults = 100, 5
+    if a.net == "lab":
+        from tests.lab.__main__ import ensure_lab_privileges
+
+        ensure_lab_privileges(["-m", "tests.perf.chaos", *(sys.argv[1:] if argv is None else argv)])
     result = asyncio.run(run(a))
     print(f"{'':-<60}")
     for k, v in result.items():
-        if not k.startswith("_"):
+        if not k.startswith("_") and k != "kinds":
             print(f"{k:>26}: {v}")
-    for k in ("_lost", "_dup", "_failed"):
+    for k in ("_lost", "_dup", "_failed", "_late", "_exec_failed"):
         for line in result.get(k, []):
             print(f"{k[1:]}: {line}")
+    if "kinds" in result:
+        print_table(result["kinds"])
     summary("chaos", {k: v for k, v in result.items() if not k.startswith("_")} | {"seed": a.seed})
-    return 1 if result["lost"] or result["duplicated_nonidempotent"] else 0
+    return 1 if result["lost"] or result["duplicated_nonidempotent"] or result.get("stale") else 0
 
 
 if __name__ == "__main__":
