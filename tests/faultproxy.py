@@ -1,13 +1,23 @@
 """A loopback TCP proxy that injects network faults between two parts (tc netem and Toxiproxy are not available
-here): added latency, dropped connections, and a one-way cut where requests pass but answers do not."""
+here): added latency, dropped connections, a one-way cut where requests pass but answers do not, and a
+segmenting link.
+
+`segment` passes everything, but in pieces of at most `segment_bytes` (default 1,460, one Ethernet TCP segment)
+with a gap of `gap` seconds (a range, drawn from a seeded generator) after each, or paced to `rate` bytes a
+second: what a LAN does to an answer and loopback does not (TESTING.md, "What loopback hides"). Answers only,
+or both directions with `segment_both`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
+import threading
 from dataclasses import dataclass, field
+from typing import Any
 
-MODES = ("pass", "latency", "drop", "oneway")
+MODES = ("pass", "latency", "drop", "oneway", "segment")
 
 
 @dataclass
@@ -17,8 +27,19 @@ class FaultProxy:
     mode: str = "pass"
     latency: float = 0.3
     port: int = 0
+    segment_bytes: int = 1460
+    gap: tuple[float, float] = (0.001, 0.003)  # seconds after each piece in segment mode, min and max
+    rate: float = 0.0  # bytes a second in segment mode instead of `gap`: pieces back to back, paced to this rate
+    segment_both: bool = False  # segment requests too, not only answers
+    seed: int = 0
+    pieces: int = 0  # pieces written in segment mode (a test can check the link really cut something)
+    _rng: random.Random = field(init=False)
     _server: asyncio.base_events.Server | None = None
     _conns: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        assert self.segment_bytes > 0 and 0 <= self.gap[0] <= self.gap[1]
+        self._rng = random.Random(self.seed)
 
     @property
     def url(self) -> str:
@@ -79,5 +100,48 @@ class FaultProxy:
                 continue  # the answer is swallowed: the request passed, nothing comes back
             if self.mode == "drop":
                 raise OSError("dropped")
+            if self.mode == "segment" and (self.segment_both or not upstream):
+                await self._segmented(w, data)
+                continue
             w.write(data)
             await w.drain()
+
+    async def _segmented(self, w: asyncio.StreamWriter, data: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        start, sent = loop.time(), 0
+        for i in range(0, len(data), self.segment_bytes):
+            piece = data[i : i + self.segment_bytes]
+            w.write(piece)
+            await w.drain()
+            self.pieces += 1
+            sent += len(piece)
+            if not self.rate:
+                await asyncio.sleep(self._rng.uniform(*self.gap))
+                continue
+            # asyncio sleeps in whole milliseconds at best: wait once we are 2 ms ahead of the rate, else yield
+            ahead = start + sent / self.rate - loop.time()
+            await asyncio.sleep(ahead if ahead >= 0.002 else 0)
+
+
+class ProxyLoop:
+    """FaultProxies on an event loop of their own thread, for synchronous tests: the proxies keep forwarding
+    while the test blocks (Topology.wait_ready, a sync HTTP call, another asyncio.run)."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="fault-proxies", daemon=True)
+        self._thread.start()
+        self.proxies: list[FaultProxy] = []
+
+    def proxy(self, name: str, target_port: int, **kw: Any) -> FaultProxy:
+        p = FaultProxy(name, target_port, **kw)
+        asyncio.run_coroutine_threadsafe(p.start(), self.loop).result(10)
+        self.proxies.append(p)
+        return p
+
+    def close(self) -> None:
+        for p in self.proxies:
+            asyncio.run_coroutine_threadsafe(p.close(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        self.loop.close()

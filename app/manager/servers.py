@@ -16,13 +16,14 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from ..http_service import upstream_session
+from ..http_service import BodyTooLarge, read_body, upstream_session
 from ..sense import ResultCode, SenseError, XmlError, parse_result, parse_xml
 from ..sense.login import Login
 from ..tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
-MAX_ANSWER_BYTES = 8 * 1024 * 1024
+MAX_ANSWER_BYTES = 8 * 1024 * 1024  # a server's answer to a forwarded command (a site's getDeviceList is ~0.5 MiB)
+MAX_INFO_BYTES = 64 * 1024  # /info, a login answer, getHardwareStatus, getUidStatus: a few hundred bytes
 
 
 class NotSent(SenseError):
@@ -124,7 +125,7 @@ class ServerFollower:
         assert self._session is not None
         try:
             async with self._session.get(v.url + "/info", timeout=aiohttp.ClientTimeout(total=self.timeout)) as r:
-                root = parse_xml(await r.content.read(65536))
+                root = parse_xml(await read_body(r, MAX_INFO_BYTES, f"{v.label} /info"))
             state = root.findtext("state")
             v.epoch = int(root.findtext("epoch") or 0)
             v.since = root.findtext("since") or ""
@@ -133,6 +134,11 @@ class ServerFollower:
                 state = await self._hardware_state(v)
             v.state, v.reachable = state, True
         except (aiohttp.ClientError, TimeoutError, SenseError, ValueError, OSError) as exc:
+            if isinstance(exc, BodyTooLarge):
+                if v.reachable or v.reason != str(exc):  # once per outage, not every poll
+                    log.error("%s at %s counts as unreachable: %s", v.label, v.url, exc)
+                v.reachable, v.state, v.logged_in, v.reason = False, "unreachable", False, str(exc)
+                return
             if v.reachable:
                 log.warning("%s at %s is unreachable", v.label, v.url)
             elif isinstance(exc, aiohttp.ClientSSLError) and not v.tls_warned:
@@ -154,7 +160,11 @@ class ServerFollower:
                 headers={"Content-Type": "text/xml"},
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
             ) as r:
-                res = parse_result(await r.content.read(65536)) if r.status == 200 else None
+                res = (
+                    parse_result(await read_body(r, MAX_INFO_BYTES, f"{v.label}'s login answer"))
+                    if r.status == 200
+                    else None
+                )
         except (aiohttp.ClientError, TimeoutError, OSError, SenseError, ValueError) as exc:
             log.warning("%s at %s: login as %r failed: %s", v.label, v.url, login.user, type(exc).__name__)
             return
@@ -178,7 +188,7 @@ class ServerFollower:
         async with self._session.get(
             v.url + "/command?command=getHardwareStatus", timeout=aiohttp.ClientTimeout(total=self.timeout)
         ) as r:
-            res = parse_result(await r.content.read(65536))
+            res = parse_result(await read_body(r, MAX_INFO_BYTES, f"{v.label}'s getHardwareStatus"))
         failover = "failover server is active" in res.text("hardwarestatus/description").lower()
         return "active" if failover == (v.name == "secondary") else "standby"
 
@@ -212,7 +222,10 @@ class ServerFollower:
                 async with self._session.get(
                     f"{target.url}/command?{query}", timeout=aiohttp.ClientTimeout(total=self.timeout)
                 ) as r:
-                    body = await r.content.read(MAX_ANSWER_BYTES + 1)
+                    body = await read_body(r, MAX_ANSWER_BYTES, target.label)
+            except BodyTooLarge as exc:
+                # The command reached the server and it answered: an action in it may have been executed.
+                raise MaybeSent.of(ResultCode.UPSTREAM_FAILED, str(exc)) from None
             except aiohttp.ClientConnectorError:
                 target.reachable = False
                 await self.refresh()
@@ -223,8 +236,6 @@ class ServerFollower:
                     ResultCode.UPSTREAM_FAILED,
                     f"{target.label} took the command but gave no answer ({type(exc).__name__})",
                 ) from None
-            if len(body) > MAX_ANSWER_BYTES:
-                raise MaybeSent.of(ResultCode.UPSTREAM_FAILED, f"{target.label} answered more than 8 MiB")
             try:
                 res = parse_result(body)
             except XmlError as exc:
@@ -258,14 +269,14 @@ class ServerFollower:
                     params={"command": "getUidStatus", "uid": uid},
                     timeout=aiohttp.ClientTimeout(total=self.timeout),
                 ) as r:
-                    res = parse_result(await r.content.read(65536))
+                    res = parse_result(await read_body(r, MAX_INFO_BYTES, f"{target.label}'s getUidStatus"))
             except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
                 target.reachable = False
                 await self.refresh()
                 if self._active is target:
                     await self.wait_change(self.poll)
                 continue
-            except (aiohttp.ClientError, TimeoutError, OSError, SenseError):
+            except (aiohttp.ClientError, TimeoutError, OSError, SenseError, BodyTooLarge):
                 return None
             if res.errorcode in (ResultCode.STANDBY_SERVER, ResultCode.STALE_SERVER):
                 await self.refresh()

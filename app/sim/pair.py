@@ -21,11 +21,14 @@ from typing import Any
 import aiohttp
 
 from ..config import DEFAULTS
+from ..http_service import BodyTooLarge, read_body
 from ..sense import ResultCode, SenseError, parse_xml
 from ..tasks import cancel_and_wait
 from .world import World
 
 log = logging.getLogger(__name__)
+MAX_INFO_BYTES = 64 * 1024  # the peer's /info: a few hundred bytes
+MAX_STATE_BYTES = 32 * 1024 * 1024  # the peer's whole state (the big site's is ~0.2 MiB, plus up to 10,000 events)
 
 
 class Role(enum.Enum):
@@ -160,7 +163,7 @@ class Pair:
         params = {"from": self.role.value, "state": self.state.value, "epoch": str(self.epoch)}
         try:
             async with self._session.get(self._url("/info"), params=params) as resp:
-                body = await resp.read()
+                body = await read_body(resp, MAX_INFO_BYTES, "the peer server's /info")
             info = parse_xml(body)
             self.peer = PeerView(
                 True,
@@ -172,7 +175,9 @@ class Pair:
             )
             self._seen(self.peer.epoch)
             self._peer_seen = True
-        except (aiohttp.ClientError, TimeoutError, SenseError, ValueError, OSError):
+        except (aiohttp.ClientError, TimeoutError, SenseError, ValueError, OSError) as exc:
+            if isinstance(exc, BodyTooLarge) and self.peer.reachable:
+                log.error("the peer server counts as unreachable: %s", exc)
             self.peer.reachable = False
             self.peer.misses += 1
         self._lease.fresh_at = max(self._lease.fresh_at, sent)
@@ -301,7 +306,7 @@ class Pair:
             async with self._session.post(self._url("/pair/handover"), json={"epoch": self.epoch}) as resp:
                 if resp.status != 200:
                     return False
-                snap = await resp.json()
+                snap = json.loads(await read_body(resp, MAX_STATE_BYTES, "the peer server's handover state"))
         except (aiohttp.ClientError, TimeoutError, ValueError, OSError):
             return False
         self._apply(snap)
@@ -353,6 +358,8 @@ class Pair:
                 if r.status == 200:
                     self._peer_acked_event = int(payload["next_event"]) - 1
                     self.peer.stateversion = self.world.version
+                elif r.status != 409:  # 409: the peer is active or knows a higher epoch (the heartbeat sorts it)
+                    log.warning("the standby refused the state (HTTP %s); it will pull it", r.status)
         except (aiohttp.ClientError, TimeoutError, OSError):
             log.info("replication to the standby failed; it will pull the state")
 
@@ -363,8 +370,10 @@ class Pair:
                 self._url("/pair/state"), params={"after": str(self.world.events.last_id)}
             ) as resp:
                 if resp.status == 200:
-                    payload = await resp.json()
+                    payload = json.loads(await read_body(resp, MAX_STATE_BYTES, "the peer server's state"))
                     if int(payload["epoch"]) >= self.epoch:
                         self._apply(payload)
+        except BodyTooLarge as exc:
+            log.error("could not pull the peer server's state: %s", exc)
         except (aiohttp.ClientError, TimeoutError, ValueError, OSError):
             pass

@@ -92,10 +92,29 @@ def parse_site(data: dict[str, Any]) -> Site:
 
 
 def load_site(path: str | Path | None = None) -> Site:
-    """Load a site file, or the demo site shipped in resources/ when no path is given."""
-    text = read_text("sites", "demo.json") if path is None else Path(path).read_text(encoding="utf-8")
+    """A built-in site by name ("demo", the default, or "big": 20 servers and 2,000 cameras) or a site file.
+
+    Raises ValueError with one line that says what is wrong and where (a missing file, bad JSON, a bad shape).
+    """
+    name = "demo" if path is None else str(path)
+    if name == "big":
+        from .bigsite import big_site
+
+        return parse_site(big_site())
+    where = "the built-in demo site" if name == "demo" else f"site file {name}"
     try:
-        return parse_site(json.loads(text))
-    except (KeyError, TypeError, ValueError) as exc:
-        where = path or "the built-in demo site"
-        raise ValueError(f"site file {where} is not a valid site description: {exc!r}") from exc
+        text = read_text("sites", "demo.json") if name == "demo" else Path(name).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot read {where}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{where} is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{where} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    try:
+        return parse_site(data)
+    except KeyError as exc:
+        raise ValueError(f"{where} is not a valid site description: missing {exc}") from None
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"{where} is not a valid site description: {exc}") from None
