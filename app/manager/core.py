@@ -245,12 +245,12 @@ class Manager:
     async def read(self, req: CommandRequest) -> bytes:
         self.counts.reads += 1
         return await self._send(
-            encode(req.command, req.params), asyncio.get_running_loop().time() + self.s.hold_timeout
+            encode(req.command, req.params), asyncio.get_running_loop().time() + self.s.hold_timeout, read=True
         )
 
-    async def _send(self, query: str, deadline: float) -> bytes:
+    async def _send(self, query: str, deadline: float, read: bool = False) -> bytes:
         try:
-            return await self.servers.execute(query, deadline)
+            return await self.servers.execute(query, deadline, read=read)
         except SenseError as exc:
             return error_xml(exc)
 

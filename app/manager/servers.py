@@ -60,11 +60,13 @@ class ServerFollower:
         on_change: Callable[[str], None],
         tls: ssl.SSLContext | None = None,
         login: Login | None = None,
+        read_total: float = 30.0,
     ) -> None:
         names = ["primary", "secondary"]
         self.views = [ServerView(names[i] if i < 2 else f"server {i + 1}", u.rstrip("/")) for i, u in enumerate(urls)]
         self.poll = poll
         self.timeout = timeout
+        self.read_total = read_total
         self.max_epoch = 0
         self._on_change = on_change
         self._active: ServerView | None = None
@@ -196,7 +198,14 @@ class ServerFollower:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._changed.wait(), seconds)
 
-    async def execute(self, query: str, deadline: float) -> bytes:
+    def _timeout(self, read: bool) -> aiohttp.ClientTimeout:
+        """An action's answer is small and must come within the upstream timeout (the console waits for it); a read
+        may be a large answer on a slow link: it only has to keep arriving (each piece within the timeout)."""
+        if read:
+            return aiohttp.ClientTimeout(total=self.read_total, sock_connect=self.timeout, sock_read=self.timeout)
+        return aiohttp.ClientTimeout(total=self.timeout)
+
+    async def execute(self, query: str, deadline: float, read: bool = False) -> bytes:
         """Send one command to the active server; hold it (until `deadline`, loop time) through a takeover.
 
         Raises NotSent when no server took it, MaybeSent when one may have executed it without answering.
@@ -220,7 +229,7 @@ class ServerFollower:
                 continue
             try:
                 async with self._session.get(
-                    f"{target.url}/command?{query}", timeout=aiohttp.ClientTimeout(total=self.timeout)
+                    f"{target.url}/command?{query}", timeout=self._timeout(read)
                 ) as r:
                     body = await read_body(r, MAX_ANSWER_BYTES, target.label)
             except BodyTooLarge as exc:

@@ -171,6 +171,7 @@ class ManagerService:
                 "deduplicated": c.deduplicated,
                 "answeredfrompeer": c.answered_from_peer,
                 "indoubt": c.in_doubt,
+                "recovered": c.recovered,
                 "reexecuted": c.reexecuted,
                 "unprotected": c.unprotected,
                 "reads": c.reads,
