@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tests.lab.net import (
-    USERNS_ENV,
     Lab,
     LabError,
     clean_stale,
@@ -48,7 +47,7 @@ def ensure_lab_privileges(argv: Sequence[str]) -> None:
     why = preflight()
     if why:
         sys.exit(f"lab: {why}")
-    env = {**os.environ, USERNS_ENV: "1"}
+    env = dict(os.environ)
     env.pop(READY_ENV, None)
     cmd = userns_command([sys.executable, *argv])
     sys.stdout.flush()

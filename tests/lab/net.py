@@ -52,6 +52,7 @@ SILENT_TABLE, REFUSED_TABLE = 100, 101
 MODES = {"silent": SILENT_TABLE, "refused": REFUSED_TABLE}
 NAME_RE = re.compile(r"^(stl(\d+)(?:x\d+)?-)")
 USERNS_ENV = "SENSETWIN_LAB_USERNS"  # set inside the `unshare --user` re-exec
+REAL_UID_ENV = "SENSETWIN_LAB_REAL_UID"  # and the uid of the user who started it
 CLONE_NEWNET = 0x40000000
 
 
@@ -60,8 +61,10 @@ class LabError(RuntimeError):
 
 
 def state_dir() -> Path:
-    """Where each lab keeps its marker file (owner pid, prefix, namespaces)."""
-    return Path(tempfile.gettempdir()) / f"sensetwin-lab-{os.getuid()}"
+    """Where each lab keeps its marker file (owner pid, prefix, namespaces): per real user (inside the user
+    namespace of a normal user's lab, uid 0 is that user)."""
+    uid = os.environ.get(REAL_UID_ENV) if in_user_namespace() else None
+    return Path(tempfile.gettempdir()) / f"sensetwin-lab-state-{uid or os.getuid()}"
 
 
 # -- small process helpers -------------------------------------------------------------------------------------
@@ -152,7 +155,8 @@ def in_user_namespace() -> bool:
 
 def userns_command(argv: Sequence[str]) -> list[str]:
     """argv run as root of a new user namespace, with its own network and mounts (a normal user's lab)."""
-    return ["unshare", "--user", "--map-root-user", "--net", "--mount", "--fork", "--", *argv]
+    marks = [f"{USERNS_ENV}=1", f"{REAL_UID_ENV}={os.getuid()}"]
+    return ["unshare", "--user", "--map-root-user", "--net", "--mount", "--fork", "--", "env", *marks, *argv]
 
 
 def prepare_user_namespace() -> None:
@@ -254,6 +258,7 @@ class Lab:
             raise LabError(f"lab prefix {self.prefix!r} must look like stl<pid>-")
         self.hosts = list(hosts)
         self.profile = profile
+        self.own_workdir = workdir is None  # made here, removed on teardown
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="sensetwin-lab-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.router = f"{self.prefix}router"
@@ -319,6 +324,7 @@ class Lab:
             "prefix": self.prefix,
             "namespaces": self.namespaces(),
             "workdir": str(self.workdir),
+            "own_workdir": self.own_workdir,
         }
         self.marker.write_text(json.dumps(data))
 
@@ -446,6 +452,8 @@ class Lab:
                 remove_netns(ns)
         with contextlib.suppress(FileNotFoundError):
             self.marker.unlink()
+        if self.own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
         if self in _live:
             _live.remove(self)
 
@@ -476,6 +484,8 @@ def clean_stale(verbose: bool = False) -> list[str]:
             if ns.startswith(prefix):
                 remove_netns(ns)
                 removed.append(ns)
+        if data.get("own_workdir") and str(data.get("workdir", "")).startswith(tempfile.gettempdir()):
+            shutil.rmtree(str(data["workdir"]), ignore_errors=True)
         marker.unlink(missing_ok=True)
     for ns in netns_list():  # namespaces of a lab whose marker was lost
         m = NAME_RE.match(ns)
