@@ -12,6 +12,7 @@ user it re-execs itself inside `unshare --user --map-root-user --net --mount` wh
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -101,8 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         if a.cmd == "hold":
             lab = Lab(hosts=a.hosts.split(",")).build()
             print(json.dumps({"prefix": lab.prefix, "namespaces": lab.namespaces()}), flush=True)
-            while True:
-                time.sleep(1)
+            with contextlib.suppress(KeyboardInterrupt):
+                while True:
+                    time.sleep(1)
+            return 130
         from tests.lab.scenarios import scenario, verdict
         from tests.perf.chaos import print_table
         from tests.perf.common import summary

@@ -294,9 +294,18 @@ def test_teardown_leaves_nothing(tmp_path: Path) -> None:
     assert not lab.marker.exists()
 
 
+def _default_sigint() -> None:  # a shell may start us with SIGINT ignored; a terminal's Ctrl-C is not
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _hold() -> tuple[subprocess.Popen[str], dict[str, list[str]]]:
     p = subprocess.Popen(
-        [sys.executable, "-m", "tests.lab", "hold"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "tests.lab", "hold"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_sigint,
     )
     assert p.stdout is not None
     line = p.stdout.readline()
@@ -325,10 +334,11 @@ def test_a_crashed_lab_is_removed_by_clean_and_the_next_run_works(tmp_path: Path
 
 
 @needs_lab
-def test_sigterm_tears_the_lab_down() -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_a_signal_tears_the_lab_down(sig: int) -> None:
     before = _net_state()
     p, held = _hold()
-    p.terminate()
+    p.send_signal(sig)
     p.wait(20)
     p.stdout.close()  # type: ignore[union-attr]
     p.stderr.close()  # type: ignore[union-attr]
