@@ -13,6 +13,7 @@ from what this checkout's `sensetwin manager --help` lists (read once per lab).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -352,9 +353,10 @@ class LabSystem:
 
     def wait_ready(self, timeout: float = 40.0) -> None:
         for name in [n for n in self.procs if n.startswith("etcd")]:
-            self.wait_until(lambda n=name: self.lab.call(self.etcd_healthy, n), timeout, f"{name} healthy")
+            self.wait_until(functools.partial(self.lab.call, self.etcd_healthy, name), timeout, f"{name} healthy")
         for name, part in self.topo.parts.items():
-            self.wait_until(lambda u=part.url: self.lab.call(http_ok, u + "/info"), timeout, f"{name} answering")
+            up = functools.partial(self.lab.call, http_ok, part.url + "/info")
+            self.wait_until(up, timeout, f"{name} answering")
 
     def wait_settled(self, timeout: float = 40.0) -> None:
         """The primary server active, the secondary standby, the managers in their normal roles (the Topology's

@@ -267,7 +267,8 @@ def test_host_down_is_silent_and_kills_its_processes_then_comes_back(system: Lab
     finally:
         system.host_up("srv-s")
     system.wait_until(lambda: lab.call(state_of, system.server_url("secondary")) == "standby", 20, "srv-s back")
-    assert sim.running and not lab.cuts
+    assert sim.popen is not None and sim.popen.poll() is None  # restarted
+    assert not lab.cuts
 
 
 # -- cleanup and bad input -------------------------------------------------------------------------------------
