@@ -410,12 +410,14 @@ class Manager:
             self.counts.not_executed += 1
             self._answer(p, body)
 
-    async def _execute(self, uid: str, p: Pending, rec: UidRecord, in_doubt: bool = False) -> None:
-        """Send the uid we hold; answer; then write `done` (the peer answers its copies from it)."""
+    async def _execute(self, uid: str, p: Pending, rec: UidRecord, maybe_sent: bool = False) -> None:
+        """Send the uid we hold; answer; then write `done` (the peer answers its copies from it).
+        `maybe_sent`: a manager that died may have sent it already (we took its claim over)."""
+        in_doubt = False
         loop = asyncio.get_running_loop()
         self.inflight.add(uid)
         try:
-            if loop.time() > p.deadline:
+            if loop.time() > p.deadline and not maybe_sent:
                 await self._settle(rec, "expired", ResultCode.EXPIRED, self._not_executed(rec), p)
                 return
             query = encode(p.req.command, p.req.params, uid)
@@ -438,8 +440,15 @@ class Manager:
                     break
                 except MaybeSent as exc:
                     log.warning("uid %s: %s", uid, exc.description)
-                    in_doubt = True
+                    in_doubt = maybe_sent = True
                 except NotSent as exc:
+                    if maybe_sent:
+                        # An earlier copy may still be in a server's socket (a paused server runs it when it goes on):
+                        # "not executed" would be false, and an operator would click again.
+                        code, body = self._in_doubt_answer(
+                            uid, p, f"the first send got no answer, then {exc.description}"
+                        )
+                        break
                     self.counts.not_executed += 1
                     body = result_xml(
                         ResultCode.EXPIRED,
@@ -505,7 +514,7 @@ class Manager:
                 uid,
             )
             p.deadline = max(p.deadline, loop.time() + self.s.upstream_timeout)
-            await self._execute(uid, p, mine)
+            await self._execute(uid, p, mine, maybe_sent=True)
             return
         code, body = self._in_doubt_answer(uid, p, f"the {rec.by} manager that claimed it stopped before it answered")
         await self._settle_other(rec, code, body, p)

@@ -124,19 +124,34 @@ def test_an_action_that_could_not_be_sent_in_time_never_runs_later(system: Topol
     ps.pause()
     ss.pause()
     try:
+        wait_for(lambda: manager_field(pm, "activeserver") == "", 10, "the manager sees no active server")
         code, msg = _macro(pm, "expire-1", d)
-        assert code in (ResultCode.EXPIRED, ResultCode.UPSTREAM_FAILED, ResultCode.IN_DOUBT), msg
+        assert code == ResultCode.EXPIRED, msg
     finally:
         ps.resume()
         ss.resume()
-    system.wait_settled()
-    wait_for(lambda: manager_field(pm, "activeservername") == "primary", 10, "primary server active again")
+    wait_for(lambda: manager_field(pm, "activeservername") != "", 15, "a server active again")
     for base in (pm, sm):
         code, msg = _macro(base, "expire-1", d)
-        assert code != 0, msg
-    assert journal_counts(system.journal).get("expire-1", 0) <= 1
-    if code == ResultCode.EXPIRED:
-        assert journal_counts(system.journal) == {}
+        assert code == ResultCode.EXPIRED, msg  # the same uid stays not executed: it can never run late
+    assert "expire-1" not in journal_counts(system.journal)
+
+
+def test_an_action_sent_to_a_server_that_then_stops_answering_is_in_doubt_not_failed(system: Topology) -> None:
+    """The send reached a server that stopped (SIGSTOP) before answering: the request waits in its socket and runs
+    when it goes on. Telling the operator "not executed" would be false (the chaos suite found it): in doubt."""
+    pm = system.parts["primary manager"].url
+    w = wall_target(pm)
+    ps, ss = system.parts["primary server"], system.parts["secondary server"]
+    ps.pause()
+    ss.pause()
+    try:  # at once: the manager still believes the primary server is active and sends to it
+        r = command(pm, "selectCamera", uid="paused-1", cameraview="cameraid:0", **w)
+        assert r.errorcode == ResultCode.IN_DOUBT, r.message()
+    finally:
+        ps.resume()
+        ss.resume()
+    assert journal_counts(system.journal).get("paused-1", 0) <= 1
 
 
 def test_without_quorum_nothing_executes_and_work_resumes_when_it_returns(system: Topology) -> None:
