@@ -30,6 +30,7 @@ class Defaults:
     sense_port: int = 80  # the documented (implicit) port of a real Sense server
     server_poll: float = 0.2  # a manager checks both servers' /info this often
     upstream_timeout: float = 0.8  # a manager waits this long for a server's answer
+    info_timeout: float = 0.4  # ... and this long for a server's /info (a few hundred bytes): a stopped server shows
     # An action not sent this long after it reached a manager is never sent (written `expired` in etcd): with the
     # upstream timeout it stays below the console's timeout, so no action executes after the console answered.
     hold_timeout: float = 1.0
@@ -43,6 +44,21 @@ class Defaults:
     max_answer_bytes: int = 4 * 1024 * 1024  # a console reads at most this much of any answer
     peer_heartbeat: float = 0.5  # paired consoles tell each other they are alive this often
     peer_max_age: float = 60.0  # a peer message older than this is refused as a replay
+    # Pictures in the console (getLiveImage / getHistoricalImage through the managers).
+    picture_interval: float = 1.0  # a wall panel on screen asks for a new picture this often
+    preview_interval: float = 0.5  # the selected camera's preview and the PTZ view
+    steer_interval: float = 0.2  # the PTZ view while the pad is pressed
+    picture_timeout: float = 1.5  # one picture from one manager, whole, within this (else the other manager)
+    picture_avoid: float = 3.0  # a manager that failed a picture is asked last for this long
+    picture_frozen_after: float = 2.0  # a picture that has not changed for longer is marked FROZEN with its age
+    picture_max_bytes: int = 2 * 1024 * 1024  # a picture answer larger than this is refused unread
+    picture_max_pixels: int = 1920 * 1080  # ... and one that would decode larger than this is not decoded
+    picture_max_in_flight: int = 8  # picture requests at once for the whole console (one per panel at most)
+    picture_decode_threads: int = 2  # decoding happens in these worker threads, never on the UI thread
+    picture_max_width: int = 1280  # the largest picture asked for, whatever the panel's size
+    picture_max_height: int = 720
+    picture_tick: float = 0.1  # the picture scheduler looks for due panels this often
+    wall_all_viewers_up_to: int = 4  # a site with this many viewer stations or fewer shows them all by default
 
 
 DEFAULTS = Defaults()

@@ -242,15 +242,18 @@ class Manager:
                 "Do not send it again with a new uid; check its result on the wall",
             ) from None
 
-    async def read(self, req: CommandRequest) -> bytes:
+    async def read(self, req: CommandRequest) -> tuple[bytes, str]:
+        """A read, forwarded to the active server: its answer and content type (a picture passes untouched)."""
         self.counts.reads += 1
-        return await self._send(
-            encode(req.command, req.params), asyncio.get_running_loop().time() + self.s.hold_timeout, read=True
-        )
-
-    async def _send(self, query: str, deadline: float, read: bool = False) -> bytes:
+        deadline = asyncio.get_running_loop().time() + self.s.hold_timeout
         try:
-            return await self.servers.execute(query, deadline, read=read)
+            return await self.servers.fetch(encode(req.command, req.params), deadline)
+        except SenseError as exc:
+            return error_xml(exc), "text/xml"
+
+    async def _send(self, query: str, deadline: float) -> bytes:
+        try:
+            return await self.servers.execute(query, deadline)
         except SenseError as exc:
             return error_xml(exc)
 

@@ -29,6 +29,7 @@ from ..http_service import BodyTooLarge, read_body
 log = logging.getLogger(__name__)
 MAX_ETCD_ANSWER = 16 * 1024 * 1024
 MAX_WATCH_LINE = 8 * 1024 * 1024
+CONNECT_TIMEOUT = 0.25  # a LAN connect takes a millisecond; one that hangs this long goes to a dead or cut host
 
 
 class EtcdError(Exception):
@@ -203,9 +204,10 @@ class EtcdClient:
             tried += 1
             try:
                 headers = {"Authorization": self._token} if self._token else None
-                async with self._session.post(
-                    url, json=body, headers=headers, timeout=aiohttp.ClientTimeout(total=remaining)
-                ) as r:
+                # A connect that does not complete in CONNECT_TIMEOUT went nowhere (a dead or cut host): the next
+                # member is tried within the same call instead of losing the whole request timeout on it.
+                limit = aiohttp.ClientTimeout(total=remaining, sock_connect=min(CONNECT_TIMEOUT, remaining))
+                async with self._session.post(url, json=body, headers=headers, timeout=limit) as r:
                     raw = await read_body(r, MAX_ETCD_ANSWER, f"etcd member {self.endpoints[index]}")
                     status = r.status
             except aiohttp.ClientConnectorCertificateError as exc:
@@ -218,8 +220,8 @@ class EtcdClient:
                     f"etcd member {self.endpoints[index]}: TLS failed ({_short(exc)}); check etcd_ca, etcd_cert and "
                     "etcd_key in the manager config and the member's --client-cert-auth"
                 ) from None
-            except aiohttp.ClientConnectorError as exc:
-                errors.append(f"{self.endpoints[index]}: {_short(exc)}")
+            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+                errors.append(f"{self.endpoints[index]}: {_short(exc) if str(exc) else 'no connection'}")
                 self._rotate(index)
                 continue
             except (TimeoutError, aiohttp.ClientError, OSError, BodyTooLarge) as exc:
@@ -248,8 +250,14 @@ class EtcdClient:
                     self.last_error = f"etcd member {self.endpoints[index]}: {message}"
                     raise EtcdUnknown(self.last_error)
                 raise EtcdRefused(f"etcd member {self.endpoints[index]} refused {path}: {message}")
-            header = answer.get("header") or answer.get("result", {}).get("header") or {}
-            cid = str(header.get("cluster_id", ""))
+            result = answer.get("result")
+            header = answer.get("header") or (result.get("header") if isinstance(result, dict) else None)
+            cid = str(header.get("cluster_id", "")) if isinstance(header, dict) else ""
+            if not cid and path != "/v3/auth/authenticate":
+                raise EtcdRefused(
+                    f"{self.endpoints[index]} does not answer like an etcd member (no cluster id in its answer to "
+                    f"{path}); check the etcd addresses in the manager config"
+                )
             if cid:
                 if self.cluster_id and cid != self.cluster_id:
                     raise EtcdRefused(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from ..config import DEFAULTS
 from ..http_service import BodyTooLarge, read_body, upstream_session
 from ..sense import ResultCode, SenseError, XmlError, parse_result, parse_xml
 from ..sense.login import Login
@@ -126,7 +127,8 @@ class ServerFollower:
     async def _check(self, v: ServerView) -> None:
         assert self._session is not None
         try:
-            async with self._session.get(v.url + "/info", timeout=aiohttp.ClientTimeout(total=self.timeout)) as r:
+            limit = aiohttp.ClientTimeout(total=min(self.timeout, DEFAULTS.info_timeout))
+            async with self._session.get(v.url + "/info", timeout=limit) as r:
                 root = parse_xml(await read_body(r, MAX_INFO_BYTES, f"{v.label} /info"))
             state = root.findtext("state")
             v.epoch = int(root.findtext("epoch") or 0)
@@ -212,6 +214,11 @@ class ServerFollower:
         A standby's refusal or a refused connection mean "not executed": the command waits for the new
         active server and goes there.
         """
+        body, _ = await self.fetch(query, deadline, read)
+        return body
+
+    async def fetch(self, query: str, deadline: float, read: bool = True) -> tuple[bytes, str]:
+        """`execute`, with the answer's content type: a picture (image/*) comes back untouched, never parsed."""
         assert self._session is not None
         loop = asyncio.get_running_loop()
         while True:
@@ -232,6 +239,7 @@ class ServerFollower:
                     f"{target.url}/command?{query}", timeout=self._timeout(read)
                 ) as r:
                     body = await read_body(r, MAX_ANSWER_BYTES, target.label)
+                    ctype = r.headers.get("Content-Type", "")
             except BodyTooLarge as exc:
                 # The command reached the server and it answered: an action in it may have been executed.
                 raise MaybeSent.of(ResultCode.UPSTREAM_FAILED, str(exc)) from None
@@ -245,6 +253,8 @@ class ServerFollower:
                     ResultCode.UPSTREAM_FAILED,
                     f"{target.label} took the command but gave no answer ({type(exc).__name__})",
                 ) from None
+            if read and ctype.lower().startswith("image/"):
+                return body, ctype
             try:
                 res = parse_result(body)
             except XmlError as exc:
@@ -258,7 +268,7 @@ class ServerFollower:
                 if self._active is target:
                     await self.wait_change(self.poll)
                 continue
-            return body
+            return body, ctype or "text/xml"
 
     async def uid_executed(self, uid: str, deadline: float) -> bool | None:
         """Ask the active server whether the action with this uid was executed (our getUidStatus extension).

@@ -104,7 +104,10 @@ class ManagerService:
             return xml_response(result_xml(0, None, await answer_get_events(self.events, values)))
         if cmd.is_action:
             return xml_response(await self.manager.action(req, cmd, source))
-        return xml_response(await self.manager.read(req))
+        body, ctype = await self.manager.read(req)
+        if ctype.lower().startswith("image/"):
+            return web.Response(body=body, content_type=ctype.split(";")[0].strip())
+        return xml_response(body)
 
     def status_xml(self, caller_token: str = "") -> bytes:
         """`caller_token`: whether the caller's token would let it act (for `sensetwin check` and the console)."""
