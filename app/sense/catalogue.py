@@ -86,6 +86,7 @@ _PAN_TILT = (-1800, 1800)
 _LENS = (-1, 1000)
 _SPEED = (-1000, 1000)
 _AXES = ("pan", "tilt", "zoom", "focus", "iris")
+_IMAGE_SIZE = (_int("imagewidth", 16, 1920), _int("imageheight", 16, 1920), Param("fittopanel", ParamType.BOOL))
 
 _COMMANDS: tuple[Command, ...] = (
     Command("getDivaList", Kind.READ, summary="servers and viewer stations"),
@@ -206,9 +207,45 @@ _COMMANDS: tuple[Command, ...] = (
         free_params=True,
         summary="run a server or viewer action",
     ),
+    # Pictures (TP-49, TP-46). imagewidth/imageheight are documented for getLiveImage only ("[number > 0]", with
+    # transcoding); the bounds 16..1920 are ours. getHistoricalImage documents serverid, cameraid/deviceid, time
+    # (UTC, milliseconds allowed: a STR here, parsed by the server, -4 when malformed) and type; taking the size
+    # parameters there too is our inference (streamVideo has them), a real server would ignore them.
+    Command(
+        "getLiveImage",
+        Kind.READ,
+        params=(*_CAMERA, *_IMAGE_SIZE),
+        one_of=_CAMERA_ONE_OF,
+        summary="a live JPEG of a camera",
+    ),
+    Command(
+        "getHistoricalImage",
+        Kind.READ,
+        params=(*_CAMERA, Param("time", ParamType.STR, required=True), Param("type", ParamType.STR), *_IMAGE_SIZE),
+        one_of=_CAMERA_ONE_OF,
+        summary="a recorded JPEG of a camera at a UTC time",
+    ),
+    # Viewer playback (TP-21..23). Each sets an absolute state (mode, position, speed): idempotent. The speed is
+    # one of a fixed list (0.5..16 and negatives, checked by the server: -22); a missing speed is -23 (TP-22),
+    # so it is not `required` here (that would be -10).
     Command(
         "startPlayback", Kind.ACTION, params=(_uid("divaid", allow_all=True),), summary="switch a viewer to playback"
     ),
+    Command(
+        "setPlaybackDateTime",
+        Kind.ACTION,
+        params=(_uid("divaid", allow_all=True), Param("time", ParamType.STR, required=True)),
+        summary="move a viewer's playback to a UTC time",
+    ),
+    Command(
+        "setPlaybackSpeed",
+        Kind.ACTION,
+        params=(_uid("divaid", allow_all=True), Param("speed", ParamType.STR)),
+        summary="set a viewer's playback speed",
+    ),
+    # Extension of ours: no documented function returns a viewer to live (TP-19/20 and 24/25 are not in any
+    # stored copy). A real server answers -1.
+    Command("stopPlayback", Kind.ACTION, params=(_uid("divaid", allow_all=True),), summary="return a viewer to live"),
     # Simulator control of ours: a standby server asks the active one to hand over (manual failback).
     Command("takeOver", Kind.ACTION, summary="make this server the active one"),
 )

@@ -9,7 +9,9 @@ from ..sense import Command, ResultCode, SenseError, el, fields
 from ..sense.catalogue import parse_uid
 from ..sense.events import answer_get_events
 from ..sense.xml import Element
-from .world import AXES, World
+from .dome import AXES
+from .playback import Mode, Playback, parse_speed, parse_time, time_text
+from .world import World
 
 API_VERSION = "2.6.1"
 Handler = Callable[[dict[str, Any]], Awaitable[list[Element]]]
@@ -30,6 +32,7 @@ class Functions:
         self.world = world
         self._failover_active = failover_active
         self._devices: Element | None = None
+        self._devices_down: frozenset[str] = frozenset()
         self._handlers: dict[str, Handler] = {
             "getdivalist": self.get_diva_list,
             "getdevicelist": self.get_device_list,
@@ -51,6 +54,9 @@ class Functions:
             "gotopreset": self.goto_preset,
             "executeaction": self.execute_action,
             "startplayback": self.start_playback,
+            "setplaybackdatetime": self.set_playback_date_time,
+            "setplaybackspeed": self.set_playback_speed,
+            "stopplayback": self.stop_playback,
         }
 
     def handler(self, cmd: Command) -> Handler | None:
@@ -82,9 +88,11 @@ class Functions:
 
     async def get_device_list(self, p: dict[str, Any]) -> list[Element]:
         # A site's cameras never change while it is served: build the tree once (2,000 cameras take ~50 ms,
-        # which the server's loop, and so its heartbeat answers, would wait for on every call).
-        if self._devices is None:
-            self._devices = self._build_device_list()
+        # which the server's loop, and so its heartbeat answers, would wait for on every call); again only when
+        # a camera goes down or comes back (its status).
+        down = frozenset(self.world.down)
+        if self._devices is None or down != self._devices_down:
+            self._devices, self._devices_down = self._build_device_list(), down
         return [self._devices]
 
     def _build_device_list(self) -> Element:
@@ -96,7 +104,8 @@ class Functions:
                     "name": c.name,
                     "serverid": c.serverid,
                     "deviceid": c.deviceid,
-                    "status": "Ok",
+                    # [I] the "Camera Status" reference is in no stored copy: our words for a camera marked down.
+                    "status": "Not active" if c.key in self.world.down else "Ok",
                     "type": "camera",
                     "brand": c.brand,
                     "location": c.location,
@@ -149,7 +158,8 @@ class Functions:
         w = self.world
         divas = []
         for v in w.viewers(p.get("divaid")):
-            mode = "playback" if v["divaid"] in w.playback else "live"
+            pb = w.playback_of(v["divaid"])
+            mode = pb.mode.value
             monitors = []
             for i, layoutid in enumerate(w.monitors[v["divaid"]]):
                 lay = w.layout(layoutid)
@@ -190,6 +200,7 @@ class Functions:
                     "diva",
                     {"divaid": v["divaid"], "name": v["name"], "addresses": v.get("address", "")},
                     el("monitors", None, *monitors, count=len(monitors)),
+                    _playback_element(pb),
                 )
             )
         return [el("layoutstatus", None, el("divas", None, *divas, count=len(divas)))]
@@ -292,6 +303,20 @@ class Functions:
         self.world.start_playback(p.get("divaid"))
         return []
 
+    async def set_playback_date_time(self, p: dict[str, Any]) -> list[Element]:
+        t = parse_time("time", str(p["time"]))
+        self.world.set_playback_time(p.get("divaid"), t)
+        return []
+
+    async def set_playback_speed(self, p: dict[str, Any]) -> list[Element]:
+        speed = parse_speed(p.get("speed"))
+        self.world.set_playback_speed(p.get("divaid"), speed)
+        return []
+
+    async def stop_playback(self, p: dict[str, Any]) -> list[Element]:
+        self.world.stop_playback(p.get("divaid"))
+        return []
+
     async def execute_action(self, p: dict[str, Any]) -> list[Element]:
         w = self.world
         name = str(p["actionname"])
@@ -333,3 +358,17 @@ class Functions:
             divaid=args.get("divaid", "0"),
         )
         return []
+
+
+def _playback_element(pb: Playback) -> Element:
+    """Extension of ours in getLayoutStatus (a real server has no such element; clients ignore unknown tags):
+    `<playback><mode>live|playback</mode><time>yyyy-mm-dd hh:mm:ss.zzz</time><speed>1</speed></playback>`, the
+    time (UTC, empty when live) being the moment shown when this answer was made; it moves on at `speed`."""
+    playing = pb.mode is Mode.PLAYBACK
+    return el(
+        "playback",
+        None,
+        el("mode", pb.mode.value),
+        el("time", time_text(pb.position()) if playing else ""),
+        el("speed", f"{pb.speed:g}"),
+    )

@@ -15,18 +15,32 @@ from ..config import DEFAULTS
 from ..http_service import error_response, sense_errors, serve, xml_response
 from ..security import server_tls
 from ..sense import ResultCode, SenseError, decode, el, fields, lookup, parse_xml, result_xml, to_bytes
-from ..sense.catalogue import validate
+from ..sense.catalogue import Command, Kind, Param, ParamType, validate
 from ..sense.events import EventLog, utc_now
 from ..sense.login import check_login
 from .functions import API_VERSION, Functions
 from .journal import Journal
 from .pair import MAX_STATE_BYTES, Failback, Pair, PairSettings, Role, State
+from .pictures import PICTURE_COMMANDS, Pictures
 from .site import load_site
 from .world import World
 
 log = logging.getLogger(__name__)
 
 PAIR_KEY = web.AppKey("pair", Pair)
+# The simulator's own control (POST /sim/device, not a Sense function and not under /command, so no manager
+# forwards it): mark a camera down (active=false: getLiveImage answers -21, nothing is recorded) or up again.
+DEVICE_CONTROL = Command(
+    "setDeviceActive",
+    Kind.ACTION,
+    params=(
+        Param("serverid", ParamType.UID),
+        Param("cameraid", ParamType.UID),
+        Param("deviceid", ParamType.UID),
+        Param("active", ParamType.BOOL, required=True),
+    ),
+    one_of=(("cameraid", "deviceid"),),
+)
 
 
 @dataclass
@@ -62,6 +76,7 @@ class Simulator:
             self.world,
         )
         self.functions = Functions(self.world, lambda: self.pair.failover_active)
+        self.pictures = Pictures(self.world)
         self.logins = 0
 
     async def info(self, request: web.Request) -> web.Response:
@@ -112,6 +127,8 @@ class Simulator:
         if cmd.name == "takeOver":
             async with self.pair.lock:
                 return xml_response(result_xml(0, await self.pair.take_over()))
+        if cmd.name in PICTURE_COMMANDS:  # a JPEG; errors stay Sense XML (the middleware)
+            return web.Response(body=await self.pictures.answer(cmd.name, values), content_type="image/jpeg")
         handler = self.functions.handler(cmd)
         if handler is None:
             raise SenseError.of(ResultCode.NOT_IMPLEMENTED, f"Not implemented: {cmd.name} is not simulated")
@@ -127,6 +144,20 @@ class Simulator:
             self.journal.append(req.uid, cmd.name, params, self.pair.epoch)
             await self.pair.replicate()
         return xml_response(result_xml(0, "Ok"))
+
+    async def device_control(self, request: web.Request) -> web.Response:
+        """POST /sim/device?deviceid=..&active=false: a camera goes down (or up); replicated like other state."""
+        values = validate(DEVICE_CONTROL, decode("command=setDeviceActive&" + request.rel_url.raw_query_string).params)
+        async with self.pair.lock:
+            await self.pair.ensure_can_act()
+            serverid = values.get("serverid")
+            camera = str(values.get("cameraid") or values["deviceid"])
+            cam = self.world.set_device_active(
+                None if serverid is None else str(serverid), camera, values["active"] is True
+            )
+            await self.pair.replicate()
+        state = "active" if values["active"] else "not active"
+        return xml_response(result_xml(0, f"camera {cam.name!r} is {state}"))
 
     async def webservice(self, request: web.Request) -> web.Response:
         """A login (app.sense.login). Without a configured user any well-formed message is accepted."""
@@ -193,11 +224,13 @@ def create_app(settings: SimSettings) -> web.Application:
     app.router.add_get("/pair/state", sim.pair_state_get)
     app.router.add_post("/pair/state", sim.pair_state_post)
     app.router.add_post("/pair/handover", sim.pair_handover)
+    app.router.add_post("/sim/device", sim.device_control)
 
     async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
         await sim.pair.start()
         yield
         await sim.pair.close()
+        sim.pictures.close()
         sim.journal.close()
 
     app.cleanup_ctx.append(lifecycle)

@@ -1,4 +1,5 @@
-"""The state of a simulated Sense system: what each monitor shows, where each dome points, and its presets.
+"""The state of a simulated Sense system: what each monitor shows, where each dome points (and pointed), its
+presets, which viewers play back and where, and which cameras are down.
 
 Every change goes through a method here, bumps `version` and adds an event; `snapshot`/`restore` carry the
 whole state to the standby server.
@@ -7,48 +8,15 @@ whole state to the standby server.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..sense import ResultCode, SenseError
 from ..sense.events import EventLog
+from .dome import Dome
+from .playback import Mode, Playback
 from .site import Camera, Layout, Site
 
-AXES = ("pan", "tilt", "zoom", "focus", "iris")
-RANGES = {"pan": (-1800, 1800), "tilt": (-1800, 1800), "zoom": (-1, 1000), "focus": (-1, 1000), "iris": (-1, 1000)}
-# Units per second at full speed (1000): pan 90 degrees/s, tilt 45 degrees/s, lens 50 %/s.
-FULL_SPEED = {"pan": 900.0, "tilt": 450.0, "zoom": 500.0, "focus": 500.0, "iris": 500.0}
-
-
-@dataclass
-class Dome:
-    """Where a camera points; moving axes are integrated lazily from `since`."""
-
-    pos: dict[str, float] = field(default_factory=lambda: {"pan": 0, "tilt": 0, "zoom": 0, "focus": -1, "iris": -1})
-    speed: dict[str, int] = field(default_factory=dict)
-    since: float = field(default_factory=time.monotonic)
-    presets: dict[int, dict[str, Any]] = field(default_factory=dict)
-
-    def position(self, now: float | None = None) -> dict[str, int]:
-        now = time.monotonic() if now is None else now
-        out = {}
-        for axis in AXES:
-            value = self.pos[axis]
-            s = self.speed.get(axis, 0)
-            if s:
-                if value < 0 and axis != "pan" and axis != "tilt":
-                    value = 500  # leaving auto starts from the middle
-                lo, hi = RANGES[axis]
-                lo = max(lo, 0) if axis not in ("pan", "tilt") else lo
-                value = min(hi, max(lo, value + s / 1000 * FULL_SPEED[axis] * (now - self.since)))
-            out[axis] = round(value)
-        return out
-
-    def settle(self) -> None:
-        """Fold the motion so far into `pos`, so speeds can change from here."""
-        now = time.monotonic()
-        self.pos = {k: float(v) for k, v in self.position(now).items()}
-        self.since = now
+OUTAGE_HISTORY = 32  # ended outages remembered per camera (no recording while a camera was down)
 
 
 class World:
@@ -67,7 +35,9 @@ class World:
         self.domes: dict[str, Dome] = {
             c.key: Dome(presets={n: dict(v) for n, v in c.presets.items()}) for c in site.cameras.values() if c.ptz
         }
-        self.playback: set[str] = set()
+        self.playback: dict[str, Playback] = {}  # divaid -> its playback (absent: live at speed 1)
+        self.down: dict[str, float] = {}  # camera key -> wall time it went down (sim control, /sim/device)
+        self.outages: dict[str, list[tuple[float, float]]] = {}  # camera key -> ended outages (start, end)
         self.tags: set[str] = set()
         self.current_uid: str | None = None  # the uid of the action being executed, for its events
 
@@ -210,6 +180,7 @@ class World:
         dome.settle()
         dome.speed = {}
         dome.pos.update({k: float(v) for k, v in target.items()})
+        dome.remember()
         self._changed(
             "PositionChanged",
             f"{cam.name} moved",
@@ -223,6 +194,7 @@ class World:
         dome.settle()
         dome.speed.update(speeds)
         dome.speed = {k: v for k, v in dome.speed.items() if v}
+        dome.remember()
         text = ",".join(f"{k}={v}" for k, v in sorted(dome.speed.items())) or "stopped"
         self._changed("PtzMove", f"{cam.name} {text}", text, serverid=cam.serverid, deviceid=cam.deviceid)
 
@@ -252,6 +224,7 @@ class World:
         dome.settle()
         dome.speed = {}
         dome.pos.update({k: float(stored[k]) for k in ("pan", "tilt", "zoom")})
+        dome.remember()
         self._changed(
             "PresetRecalled",
             f"{cam.name} to preset {preset} {stored['name']}",
@@ -260,10 +233,61 @@ class World:
             deviceid=cam.deviceid,
         )
 
+    # -- playback (TP-21..23, and our stopPlayback) ------------------------------------------------------
+
+    def playback_of(self, divaid: str) -> Playback:
+        return self.playback.get(divaid) or Playback()
+
+    def _each_playback(self, divaid: str | None) -> list[Playback]:
+        return [self.playback.setdefault(v["divaid"], Playback()) for v in self.viewers(divaid)]
+
     def start_playback(self, divaid: str | None) -> None:
-        targets = self.viewers(divaid)
-        self.playback.update(v["divaid"] for v in targets)
+        now = time.time()
+        for pb in self._each_playback(divaid):
+            pb.start(now)
         self._changed("PlaybackStarted", "playback started", "", divaid=divaid or "-1")
+
+    def set_playback_time(self, divaid: str | None, t: float) -> None:
+        now = time.time()
+        for pb in self._each_playback(divaid):
+            pb.seek(t, now)
+        self._changed("PlaybackTimeSet", "playback time set", _utc(t), divaid=divaid or "-1")
+
+    def set_playback_speed(self, divaid: str | None, speed: float) -> None:
+        now = time.time()
+        for pb in self._each_playback(divaid):
+            pb.set_speed(speed, now)
+        self._changed("PlaybackSpeedSet", f"playback speed {speed:g}", f"{speed:g}", divaid=divaid or "-1")
+
+    def stop_playback(self, divaid: str | None) -> None:
+        now = time.time()
+        for pb in self._each_playback(divaid):
+            pb.stop(now)
+        self._changed("PlaybackStopped", "back to live", "", divaid=divaid or "-1")
+
+    # -- cameras going down (a simulator control, not a Sense function) --------------------------------
+
+    def set_device_active(self, serverid: str | None, deviceid: str, active: bool) -> Camera:
+        cam = self.camera(serverid, deviceid)
+        now = time.time()
+        if active and cam.key in self.down:
+            ended = self.outages.setdefault(cam.key, [])
+            ended.append((self.down.pop(cam.key), now))
+            del ended[:-OUTAGE_HISTORY]
+            self._changed(
+                "VideoRestored", f"{cam.name} active again", cam.name, serverid=cam.serverid, deviceid=cam.deviceid
+            )
+        elif not active and cam.key not in self.down:
+            self.down[cam.key] = now
+            self._changed("VideoLost", f"{cam.name} not active", cam.name, serverid=cam.serverid, deviceid=cam.deviceid)
+        return cam
+
+    def outage_at(self, cam: Camera, t: float) -> tuple[float, float | None] | None:
+        """The time the camera was down around wall time `t` (start, end or None while still down), or None."""
+        since = self.down.get(cam.key)
+        if since is not None and t >= since:
+            return since, None
+        return next(((a, b) for a, b in self.outages.get(cam.key, ()) if a <= t < b), None)
 
     def note(self, eventtype: str, description: str, value: str = "", **where: str) -> None:
         """A state change that is not part of the wall (an executed action, a takeover)."""
@@ -276,8 +300,13 @@ class World:
             "version": self.version,
             "monitors": self.monitors,
             "panels": [[*k, v] for k, v in self.panels.items()],
-            "domes": {k: {"pos": d.position(), "speed": d.speed, "presets": d.presets} for k, d in self.domes.items()},
-            "playback": sorted(self.playback),
+            "domes": {
+                k: {"pos": d.position(), "speed": d.speed, "presets": d.presets, "history": d.history}
+                for k, d in self.domes.items()
+            },
+            "playback": {k: p.to_json() for k, p in self.playback.items()},
+            "down": self.down,
+            "outages": self.outages,
             "tags": sorted(self.tags),
         }
 
@@ -292,10 +321,20 @@ class World:
                 speed=dict(d["speed"]),
                 since=now,
                 presets={int(n): v for n, v in d["presets"].items()},
+                history=[(float(t), dict(p), dict(v)) for t, p, v in d.get("history", ())],
             )
-        self.playback = set(snap["playback"])
+        pb = snap["playback"]
+        if isinstance(pb, list):  # a peer from before per-viewer positions: playing, from now
+            pb = {k: Playback(Mode.PLAYBACK, time.time(), time.time()).to_json() for k in pb}
+        self.playback = {k: Playback.from_json(v) for k, v in pb.items()}
+        self.down = {k: float(v) for k, v in snap.get("down", {}).items()}
+        self.outages = {k: [(float(a), float(b)) for a, b in v] for k, v in snap.get("outages", {}).items()}
         self.tags = set(snap["tags"])
 
 
 def _pos_text(pos: dict[str, int]) -> str:
     return ",".join(f"{k}={v}" for k, v in pos.items())
+
+
+def _utc(t: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t))
