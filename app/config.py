@@ -23,7 +23,7 @@ class Defaults:
     manager_queue_timeout: float = 0.4  # a copy nobody claimed for this long: the secondary claims it (normal mode)
     client_timeout: float = 2.0  # the console's per-manager timeout
     dedup_window: float = 600.0  # how long a manager remembers a uid
-    dedup_capacity: int = 1_000_000  # at most this many uids are remembered
+    dedup_capacity: int = 100_000  # uids a manager caches in memory at most (the truth is in etcd)
     health_poll: float = 1.0  # status polls and long-poll waits
     peer_gone: float = 3.0  # a paired console without news from its peer for this long says so
     event_buffer: int = 10_000  # events a simulated server keeps

@@ -1,8 +1,12 @@
-"""Misbehaving stand-ins for a Sense server or a peer manager, run as real processes by the tests.
+"""Misbehaving stand-ins for a Sense server, a manager or an etcd member, run as real processes by the tests.
 
 python -m tests.fakes --mode MODE --port PORT [--state S] [--epoch N] [--count-file F]
 
-Modes: garbage, hang, huge, drop, bare-info, html-feed, json-garbage-feed, ok.
+Modes: garbage, hang, huge, drop, bare-info, json-garbage, ok.
+
+As an etcd member (every POST, the etcd JSON gateway's /v3/... paths): `garbage` answers an HTML error page,
+`json-garbage` JSON of another shape with status 200 (another program's API at a member's address), `hang`
+nothing at all.
 
 `ok` answers every command with `<result errorcode="0">` and reports in /info whatever --state and --epoch
 say, so a test can show a manager a server that claims to be active with a stale epoch.
@@ -51,17 +55,18 @@ def make_app(mode: str, state: str = "active", epoch: int = 1) -> web.Applicatio
             )
         return web.Response(text="<html><body><h1>502 Bad Gateway</h1></body></html>", content_type="text/html")
 
-    async def feed(request: web.Request) -> web.Response:
-        if mode == "json-garbage-feed":
+    async def post(request: web.Request) -> web.Response:
+        if mode == "json-garbage":
             return web.json_response({"instance": 1, "records": [{"seq": "x"}], "mode": None})
-        return web.Response(text="<html>not a feed</html>", content_type="text/html")
+        if mode == "hang":
+            await asyncio.sleep(60)
+        return web.Response(text="<html><body><h1>502 Bad Gateway</h1></body></html>", content_type="text/html")
 
     app = web.Application()
     app["count_file"] = f"/tmp/sensetwin-fake-{mode}-{epoch}.count"
     app.router.add_get("/info", info)
     app.router.add_get("/command", command)
-    app.router.add_get("/manager/feed", feed)
-    app.router.add_post("/manager/fence", feed)
+    app.router.add_post("/{tail:.*}", post)
     return app
 
 

@@ -101,3 +101,35 @@ def wall_target(base: str) -> dict[str, str]:
         "layoutid": d.findtext("monitors/monitor/layout/layoutid") or "",
         "panelid": d.findtext("monitors/monitor/layout/panels/panel/panelid") or "",
     }
+
+
+def start_etcd(topo: Any, count: int = 1, timeout: float = 20.0) -> list[str]:
+    """`count` real etcd members added to `topo`, started and healthy; their client URLs. A test with one
+    manager on a fake server needs one (a manager without etcd refuses to start)."""
+    parts = topo.add_etcd(count=count)
+    for p in parts:
+        p.start()
+    for p in parts:
+        wait_for(p.answers, timeout, f"{p.name} healthy")
+    return list(topo.etcd_urls())
+
+
+def etcd_args(urls: list[str], site: str = "test", prefix: str | None = None) -> list[str]:
+    """The manager command-line options for the etcd members at `urls` (fewer than three allowed: a test)."""
+    args = ["--etcd", ",".join(urls), "--site", site]
+    if prefix:
+        args += ["--etcd-prefix", prefix]
+    if len(urls) < 3:
+        args.append("--etcd-allow-fewer")
+    return args
+
+
+def etcd_put(url: str, key: str, value: str) -> None:
+    """Write one key straight into etcd through its JSON gateway (what another program could do)."""
+    import base64
+
+    def b64(s: str) -> str:
+        return base64.b64encode(s.encode()).decode()
+
+    r = httpx.post(f"{url}/v3/kv/put", json={"key": b64(key), "value": b64(value)}, timeout=5)
+    assert r.status_code == 200, r.text

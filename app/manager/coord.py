@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import collections
 import contextlib
 import json
@@ -53,7 +54,7 @@ class CoordinationError(Exception):
     """The coordination cannot be used as configured; the text says what to do (a start-up refusal)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class UidRecord:
     uid: str
     state: str  # claimed | done | expired
@@ -73,20 +74,29 @@ class UidRecord:
 
     @classmethod
     def of(cls, uid: str, kv: KeyValue) -> UidRecord:
+        """The record in `kv`. A value that does not decode is a claim by an unknown process (so in doubt), never
+        a free uid: something wrote that key."""
         v = kv.json()
-        answer = v.get("answer")
-        return cls(
-            uid,
-            str(v.get("state", "claimed")),
-            str(v.get("by", "")),
-            str(v.get("instance", "")),
-            str(v.get("command", "")),
-            str(v.get("params", "")),
-            int(v["code"]) if isinstance(v.get("code"), int) else None,
-            base64.b64decode(answer) if isinstance(answer, str) else None,
-            kv.mod_revision,
-            kv.lease,
-        )
+        try:
+            answer = v.get("answer")
+            state = str(v.get("state", "claimed"))
+            rec = cls(
+                uid,
+                state if state in ("claimed", "done", "expired") else "claimed",
+                str(v.get("by", "")),
+                str(v.get("instance", "")),
+                str(v.get("command", "")),
+                str(v.get("params", "")),
+                v["code"] if isinstance(v.get("code"), int) and not isinstance(v.get("code"), bool) else None,
+                base64.b64decode(answer, validate=True) if isinstance(answer, str) else None,
+                kv.mod_revision,
+                kv.lease,
+            )
+        except (ValueError, TypeError, binascii.Error):
+            return cls(uid, "claimed", "", "", "", "", None, None, kv.mod_revision, kv.lease)
+        if rec.final and rec.answer is None:
+            rec.state = "claimed"  # a done without its answer cannot be given to anyone: treat as unfinished
+        return rec
 
     def value(self) -> str:
         v: dict[str, Any] = {
@@ -359,7 +369,11 @@ class Coordination:
                 self._set_health(True, "")
             except CoordinationError as exc:
                 log.error("%s", exc)
-            except EtcdError as exc:
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the keepalive must outlive any one bad answer
+                if not isinstance(exc, EtcdError):
+                    log.exception("etcd keepalive failed")
                 self._set_health(False, str(exc))
                 if loop.time() - last_ok > self.ttl:
                     self._registered.clear()  # the lease has run out by now: claims would fail anyway
@@ -403,6 +417,8 @@ class Coordination:
                 log.info("etcd watch: %s", exc)
             except asyncio.CancelledError:
                 raise
+            except Exception:  # the watch must outlive any one bad event: a dead watch would blind this manager
+                log.exception("etcd watch failed; starting it again")
             await asyncio.sleep(0.1)
 
     def _apply(self, kind: str, kv: KeyValue) -> None:
@@ -598,11 +614,15 @@ class Coordination:
         async def one(url: str) -> dict[str, Any]:
             try:
                 st = await self.client.status_of(url)
+                header = st.get("header")
+                member = str(header.get("member_id", "")) if isinstance(header, dict) else ""
+                if not member:  # another program at that address: not a member we can use
+                    return {"url": url, "reachable": False, "leader": False, "error": "not etcd"}
                 return {
                     "url": url,
                     "reachable": True,
-                    "leader": str(st.get("leader", "")) == str(st.get("header", {}).get("member_id", "x")),
-                    "version": st.get("version", ""),
+                    "leader": str(st.get("leader", "")) == member,
+                    "version": str(st.get("version", "")),
                 }
             except Exception as exc:
                 return {"url": url, "reachable": False, "leader": False, "error": type(exc).__name__}

@@ -501,7 +501,10 @@ class Manager:
             )
             await self._settle_other(rec, ResultCode.OK, result_xml(ResultCode.OK, "Ok"), p)
             return
-        if p.cmd.idempotent:
+        # Executing it again makes sense only while the console still waits for the answer (an action run after the
+        # console gave up on it can undo the operator's next choice): otherwise it is in doubt, for every copy.
+        in_time = loop.time() + self.s.upstream_timeout < p.at + DEFAULTS.client_timeout - 0.1
+        if p.cmd.idempotent and in_time:
             try:
                 mine = await self.coord.take_over(rec)
             except EtcdError:

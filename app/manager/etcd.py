@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import contextlib
 import json
 import logging
@@ -230,16 +231,17 @@ class EtcdClient:
                 raise EtcdUnknown(self.last_error) from None
             try:
                 answer = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):
                 self._rotate(index)
                 raise EtcdUnknown(f"etcd member {self.endpoints[index]} answered something that is not JSON") from None
             if not isinstance(answer, dict):
+                self._rotate(index)
                 raise EtcdUnknown(
                     f"etcd member {self.endpoints[index]} answered {type(answer).__name__}, not an object"
                 )
             if status != 200 or "error" in answer:
-                message = str(answer.get("message") or answer.get("error") or f"HTTP {status}")
-                code = int(answer.get("code", 0) or 0)
+                message = str(answer.get("message") or answer.get("error") or f"HTTP {status}")[:300]
+                code = _int(answer.get("code", 0))
                 if code == 16 and self._user and path != "/v3/auth/authenticate":  # token expired: log in again
                     await self.authenticate()
                     continue
@@ -254,10 +256,11 @@ class EtcdClient:
             header = answer.get("header") or (result.get("header") if isinstance(result, dict) else None)
             cid = str(header.get("cluster_id", "")) if isinstance(header, dict) else ""
             if not cid and path != "/v3/auth/authenticate":
-                raise EtcdRefused(
-                    f"{self.endpoints[index]} does not answer like an etcd member (no cluster id in its answer to "
-                    f"{path}); check the etcd addresses in the manager config"
-                )
+                # Another program at a member's address (no etcd answers without its cluster id): it applied
+                # nothing; the next member may be the real one.
+                errors.append(f"{self.endpoints[index]}: does not answer like an etcd member (no cluster id)")
+                self._rotate(index)
+                continue
             if cid:
                 if self.cluster_id and cid != self.cluster_id:
                     raise EtcdRefused(
@@ -281,6 +284,9 @@ class EtcdClient:
 
     # -- kv ------------------------------------------------------------------------------------------------
 
+    def _shape(self, what: str) -> EtcdUnknown:
+        return EtcdUnknown(f"etcd member {self.endpoint} answered {what} in an unexpected shape")
+
     async def txn(
         self,
         compare: list[dict[str, Any]],
@@ -290,36 +296,53 @@ class EtcdClient:
     ) -> TxnResult:
         body = {"compare": compare, "success": success, "failure": failure or []}
         a = await self.call("/v3/kv/txn", body, timeout)
-        return TxnResult(
-            bool(a.get("succeeded", False)), int(a.get("header", {}).get("revision", 0)), a.get("responses", [])
-        )
+        try:
+            responses = a.get("responses", [])
+            if not isinstance(responses, list) or not all(isinstance(r, dict) for r in responses):
+                raise TypeError("responses")
+            result = TxnResult(bool(a.get("succeeded", False)), int(a.get("header", {}).get("revision", 0)), responses)
+            for i in range(len(responses)):
+                result.range_kvs(i)  # every key-value in it decodes
+        except (TypeError, ValueError, KeyError, AttributeError, binascii.Error):
+            raise self._shape("a transaction") from None
+        return result
 
     async def get(self, key: str) -> KeyValue | None:
         a = await self.call("/v3/kv/range", {"key": b64(key)})
-        kvs = a.get("kvs", [])
-        return KeyValue.of(kvs[0]) if kvs else None
+        try:
+            kvs = a.get("kvs", [])
+            return KeyValue.of(kvs[0]) if kvs else None
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError, binascii.Error):
+            raise self._shape("a read") from None
 
     async def get_prefix(self, prefix: str, limit: int = 0) -> tuple[list[KeyValue], int]:
         body: dict[str, Any] = {"key": b64(prefix), "range_end": prefix_end(prefix)}
         if limit:
             body["limit"] = str(limit)
         a = await self.call("/v3/kv/range", body)
-        return [KeyValue.of(kv) for kv in a.get("kvs", [])], int(a.get("header", {}).get("revision", 0))
+        try:
+            return [KeyValue.of(kv) for kv in a.get("kvs", [])], int(a.get("header", {}).get("revision", 0))
+        except (TypeError, ValueError, KeyError, AttributeError, binascii.Error):
+            raise self._shape("a range read") from None
 
     async def put(self, key: str, value: str | bytes, lease: int = 0) -> int:
         a = await self.call("/v3/kv/put", op_put(key, value, lease)["request_put"])
-        return int(a.get("header", {}).get("revision", 0))
+        return _int(a.get("header", {}).get("revision", 0) if isinstance(a.get("header"), dict) else 0)
 
     # -- leases --------------------------------------------------------------------------------------------
 
     async def grant(self, ttl: int) -> int:
         a = await self.call("/v3/lease/grant", {"TTL": str(ttl)})
-        return int(a["ID"])
+        try:
+            return int(a["ID"])
+        except (TypeError, ValueError, KeyError):
+            raise self._shape("a lease grant") from None
 
     async def keepalive(self, lease: int, timeout: float | None = None) -> int:
         """Renew `lease` once; the TTL left, 0 when the lease is gone (expired or revoked)."""
         a = await self.call("/v3/lease/keepalive", {"ID": str(lease)}, timeout)
-        return int(a.get("result", {}).get("TTL", 0) or 0)
+        result = a.get("result")
+        return _int(result.get("TTL", 0)) if isinstance(result, dict) else 0
 
     async def revoke(self, lease: int) -> None:
         with contextlib.suppress(EtcdError):
@@ -392,17 +415,22 @@ class WatchCompacted(EtcdError):
 
 
 def _watch_events(line: bytes, endpoint: str) -> list[WatchEvent]:
+    """The events of one line of a watch stream; EtcdUnknown for anything that is not a watch answer."""
+    try:
+        return _watch_line(line, endpoint)
+    except (TypeError, ValueError, KeyError, AttributeError, RecursionError, binascii.Error):
+        raise EtcdUnknown(f"etcd member {endpoint} sent a watch line that is not a watch answer") from None
+
+
+def _watch_line(line: bytes, endpoint: str) -> list[WatchEvent]:
     line = line.strip()
     if not line:
         return []
-    try:
-        message = json.loads(line)
-    except ValueError:
-        raise EtcdUnknown(f"etcd member {endpoint} sent a watch line that is not JSON") from None
+    message = json.loads(line)
+    if not isinstance(message, dict):
+        raise TypeError("not an object")
     if "error" in message:
-        raise EtcdUnknown(
-            f"etcd member {endpoint} ended the watch: {message['error'].get('message', message['error'])}"
-        )
+        raise EtcdUnknown(f"etcd member {endpoint} ended the watch: {str(message['error'])[:200]}")
     result = message.get("result", {})
     if int(result.get("compact_revision", 0) or 0):
         raise WatchCompacted(int(result["compact_revision"]))
@@ -414,6 +442,15 @@ def _watch_events(line: bytes, endpoint: str) -> list[WatchEvent]:
     if not out and revision:
         out.append(WatchEvent("progress", KeyValue("", b"", 0, revision, 0), revision))
     return out
+
+
+def _int(value: object) -> int:
+    if not isinstance(value, (int, str)) or isinstance(value, bool):
+        return 0
+    try:
+        return int(value)
+    except ValueError:
+        return 0
 
 
 def _short(exc: BaseException) -> str:

@@ -235,9 +235,7 @@ class ServerFollower:
                 await self.refresh()
                 continue
             try:
-                async with self._session.get(
-                    f"{target.url}/command?{query}", timeout=self._timeout(read)
-                ) as r:
+                async with self._session.get(f"{target.url}/command?{query}", timeout=self._timeout(read)) as r:
                     body = await read_body(r, MAX_ANSWER_BYTES, target.label)
                     ctype = r.headers.get("Content-Type", "")
             except BodyTooLarge as exc:

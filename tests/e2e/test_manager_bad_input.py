@@ -4,6 +4,8 @@ nothing executed twice."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -11,10 +13,21 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.config import DEFAULTS
 from app.demo import Topology, free_port
 from app.demo.topology import Part
 from app.sense import parse_result
-from tests.helpers import acommand, command, journal_counts, manager_field, raw, wait_for, wall_target
+from tests.helpers import (
+    acommand,
+    command,
+    etcd_args,
+    journal_counts,
+    manager_field,
+    raw,
+    start_etcd,
+    wait_for,
+    wall_target,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -102,8 +115,10 @@ def _fake(topo: Topology, mode: str, *extra: str, name: str = "") -> Part:
     return part
 
 
-def _manager_on(topo: Topology, tmp_path: Path, servers: str, *extra: str) -> Part:
-    """A primary manager on the given server address(es), started, and seeing an active server."""
+def _manager_on(topo: Topology, tmp_path: Path, servers: str, *extra: str, etcd: list[str] | None = None) -> Part:
+    """A primary manager on the given server address(es) and a one-member etcd of its own (or `etcd`), started,
+    and seeing an active server."""
+    urls = etcd if etcd is not None else start_etcd(topo)
     port = free_port()
     m = topo.add(
         "primary manager",
@@ -117,6 +132,7 @@ def _manager_on(topo: Topology, tmp_path: Path, servers: str, *extra: str) -> Pa
             servers,
             "--state-dir",
             str(tmp_path / "state"),
+            *etcd_args(urls),
             *extra,
         ],
         f"http://127.0.0.1:{port}",
@@ -127,8 +143,6 @@ def _manager_on(topo: Topology, tmp_path: Path, servers: str, *extra: str) -> Pa
 
 
 def _start_fake(part: Part) -> None:
-    import subprocess
-
     log = open(part.log_path, "ab")  # noqa: SIM115
     part.proc = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes", *part.args], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
@@ -156,20 +170,64 @@ def test_a_server_answering_garbage_or_hanging_gives_clean_errors(tmp_path: Path
         assert manager_field(m.url, "counts/indoubt") == "1"
 
 
-@pytest.mark.parametrize("mode", ["html-feed", "json-garbage-feed"])
-def test_a_peer_feed_of_garbage_does_not_stop_the_primary(tmp_path: Path, mode: str) -> None:
+@pytest.mark.parametrize("mode", ["garbage", "json-garbage", "hang"])
+def test_an_etcd_address_answering_garbage_does_not_stop_the_manager(tmp_path: Path, mode: str) -> None:
+    """One of the manager's etcd addresses is not an etcd member (an HTML error page, another program's JSON, a
+    port that takes requests and never answers); the other is. The manager starts, executes each action once
+    through the real member, and shows the bad address unreachable."""
     with Topology.create(tmp_path) as topo:
         topo.add_sims()
         topo.start_all()
         topo.wait_ready()
-        fake = _fake(topo, mode)
+        member = start_etcd(topo)
+        fake = _fake(topo, mode, name=f"fake etcd {mode}")
         _start_fake(fake)
         servers = ",".join(topo.parts[f"{r} server"].url for r in ("primary", "secondary"))
-        m = _manager_on(topo, tmp_path, servers, "--peer", fake.url)
+        m = _manager_on(topo, tmp_path, servers, etcd=[fake.url, *member])  # the bad one first
         wait_for(lambda: manager_field(m.url, "activeservername") == "primary", 10, "manager ready")
-        assert command(m.url, "selectCamera", uid="g-1", timeout=5, **_wall(m.url)).ok
-        assert manager_field(m.url, "peer/mode") == "garbled"
-        assert journal_counts(topo.journal) == {"g-1": 1}
+        for i in range(3):
+            r = command(m.url, "selectCamera", uid=f"g-{i}", timeout=5, **_wall(m.url))
+            assert r.ok, r.message()
+        assert journal_counts(topo.journal) == {f"g-{i}": 1 for i in range(3)}
+        assert manager_field(m.url, "etcd/ok") == "true"
+        wait_for(lambda: manager_field(m.url, "etcd/reachable") == "1", 5, "the members surveyed")
+        status = command(m.url, "getManagerStatus")
+        seen = {
+            x.findtext("url"): x.findtext("reachable")
+            for x in status.root.iterfind("managerstatus/etcd/memberlist/member")
+        }
+        assert seen == {fake.url: "false", member[0]: "true"}
+
+
+def test_a_manager_whose_etcd_does_not_answer_refuses_to_start_within_etcd_start_wait(tmp_path: Path) -> None:
+    """No member answers (a wrong address, a firewall): a clear one-line refusal, after etcd_start_wait and not
+    a moment of the default 30 s more; exit non-zero, no traceback, nothing else on stderr."""
+    cfg = tmp_path / "m.toml"
+    fd = os.open(cfg, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(
+            '[manager]\nrole = "primary"\nservers = ["http://127.0.0.1:9"]\n'
+            f'etcd = ["http://127.0.0.1:{free_port()}"]\netcd_allow_fewer = true\netcd_start_wait = 1.0\n'
+            f'state_dir = "{tmp_path / "state"}"\nlisten = "127.0.0.1:{free_port()}"\n'
+        )
+    env = {**os.environ, "SENSETWIN_LOG_LEVEL": "ERROR"}  # the refusal alone, not the start-up log lines
+    t = time.monotonic()
+    r = subprocess.run(
+        [sys.executable, "-m", "app", "manager", "--config", str(cfg)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env=env,
+    )
+    took = time.monotonic() - t
+    assert r.returncode != 0
+    lines = r.stderr.strip().splitlines()
+    refusal = [ln for ln in lines if ln.startswith("sensetwin manager (primary): cannot reach the etcd cluster")]
+    assert refusal and "check the etcd addresses" in refusal[0], r.stderr
+    assert "Traceback" not in r.stderr
+    assert took < 10, f"refused after {took:.1f} s with etcd_start_wait = 1.0"
+    assert len(lines) == 1, r.stderr
 
 
 def test_a_server_active_with_a_lower_epoch_than_seen_is_never_used(tmp_path: Path) -> None:
@@ -184,8 +242,18 @@ def test_a_server_active_with_a_lower_epoch_than_seen_is_never_used(tmp_path: Pa
         assert manager_field(m.url, "activeservername") == "secondary"
         new.kill()  # now the only server claiming to be active is the stale one
         wait_for(lambda: manager_field(m.url, "activeservername") == "", 5, "no active server")
+        t = time.monotonic()
         r = command(m.url, "selectLayout", uid="stale-1", monitorindex=0, layoutid=1, timeout=10)
-        assert r.errorcode == -108 and "not executed" in r.description
+        took = time.monotonic() - t
+        # Not sent by its deadline (hold_timeout after arrival): written `expired` in etcd and answered then.
+        assert r.errorcode == -114 and "not executed" in r.description and "no active Sense server" in r.description
+        assert took < DEFAULTS.client_timeout, f"answered after {took:.2f} s"
+        assert manager_field(m.url, "counts/expired") == "1"
+        _start_fake(new)  # an active server with the highest epoch again
+        wait_for(lambda: manager_field(m.url, "activeservername") == "secondary", 10, "the epoch-4 server back")
+        late = command(m.url, "selectLayout", uid="stale-1", monitorindex=0, layoutid=1, timeout=10)
+        assert late.errorcode == -114, late.message()  # never executed late, whoever asks again
+        assert manager_field(m.url, "counts/forwarded") == "0"
 
 
 def test_upstream_never_resends_an_action_whose_connection_dropped(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
-"""Only consoles with a valid token act; the managers' feed and fence need the peer token; the manager logs in to
-its servers; no token or password reaches a log; actions over the rate are refused and not executed; https."""
+"""Only consoles with a valid token act; the managers have no link to each other to attack (they coordinate through
+etcd); the manager logs in to its servers; no token or password reaches a log; actions over the rate are refused and
+not executed; https to the managers and the servers."""
 
 from __future__ import annotations
 
@@ -20,12 +21,11 @@ from app.demo import Topology, free_port
 from app.demo.topology import Part
 from app.security import TOKEN_HEADER, client_tls
 from app.sense import encode, parse_result, parse_xml
-from tests.helpers import command, journal_counts, manager_field, wait_for, wall_target
+from tests.helpers import command, journal_counts, manager_field, raw, start_etcd, wait_for, wall_target
 
 TOKENS = {
     "console-1": "c1-tok-9f2a61d3b8e04c7a55e1",
     "console-2": "c2-tok-1b7c0e92d4f35a8866c3",
-    "peer": "peer-tok-7d41ac09e3b2f6851a0c",
 }
 PASSWORD = "Sense-pa55word-never-logged"
 USER = "operator"
@@ -57,18 +57,20 @@ def _secure_sims(topo: Topology, password: str = PASSWORD) -> None:
 
 
 def _start_secure(topo: Topology, tmp: Path, **per_role: dict[str, Any]) -> None:
-    """Two sims that check logins and two managers with tokens; `per_role` overrides config keys by role."""
+    """Two sims that check logins, three etcd members and two managers with tokens; `per_role` overrides config
+    keys by role."""
     _secure_sims(topo)
+    etcd = start_etcd(topo, 3)
     servers = [topo.parts[f"{r} server"].url for r in ("primary", "secondary")]
     ports = {"primary": free_port(), "secondary": free_port()}
-    for role, other in (("primary", "secondary"), ("secondary", "primary")):
+    for role in ("primary", "secondary"):
         lines = {
             "role": role,
             "listen": f"127.0.0.1:{ports[role]}",
             "servers": servers,
-            "peer": f"http://127.0.0.1:{ports[other]}",
+            "etcd": etcd,
+            "site": "secure",
             "state_dir": str(tmp / "state"),
-            "peer_token": TOKENS["peer"],
             "action_rate": 2.0,
             "action_burst": 3,
             "server_user": USER,
@@ -88,27 +90,6 @@ def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
         _start_secure(topo, tmp)
         topo.wait_settled()
         yield topo
-
-
-def test_a_secondary_whose_peer_token_is_refused_never_takes_over(tmp_path: Path) -> None:
-    with Topology.create(tmp_path) as topo:
-        _start_secure(topo, tmp_path, secondary={"peer_token": "a-token-the-primary-does-not-know"})
-        pm, sm = topo.parts["primary manager"].url, topo.parts["secondary manager"].url
-        wait_for(lambda: manager_field(sm, "peer/mode") == "refused our token", 10, "the refusal seen")
-        wait_for(lambda: manager_field(pm, "forwarding") == "true", 10, "the primary forwarding")
-        w = _target(topo)
-
-        async def both(uid: str) -> tuple[int, int]:
-            async with httpx.AsyncClient(timeout=10, headers={TOKEN_HEADER: TOKENS["console-1"]}) as c:
-                q = f"/command?{encode('selectCamera', w, uid)}"
-                a, b = await asyncio.gather(c.get(pm + q), c.get(sm + q))
-            return parse_result(a.content).errorcode, parse_result(b.content).errorcode
-
-        answers = [asyncio.run(both(f"desk4-0b0b-{i}")) for i in range(3)]
-        assert all(a == 0 and b == -104 for a, b in answers), answers  # the secondary stood still
-        assert all(journal_counts(topo.journal).get(f"desk4-0b0b-{i}") == 1 for i in range(3))
-        assert manager_field(sm, "mode") == "failover" and manager_field(sm, "queue") == "0"
-        assert "refused our token" in topo.parts["secondary manager"].log_path.read_text()
 
 
 def _act(base: str, uid: str, token: str | None, **params: str) -> tuple[int, str]:
@@ -144,20 +125,18 @@ def test_an_action_with_a_valid_token_goes_to_both_managers_and_executes_once(se
     assert journal_counts(secure.journal).get("desk1-0a0a-1") == 1
 
 
-def test_the_feed_and_the_fence_need_the_peer_token(secure: Topology) -> None:
+def test_the_managers_have_no_link_to_each_other_and_follow_each_other_through_etcd(secure: Topology) -> None:
+    """What the peer token guarded (the status feed, the fence) is gone: nothing on a manager's port takes another
+    manager's word. The managers still see each other, through their liveness keys in etcd."""
     pm, sm = secure.parts["primary manager"].url, secure.parts["secondary manager"].url
     for base in (pm, sm):
-        r = httpx.get(f"{base}/manager/feed", timeout=5)
-        assert r.status_code == 403 and TOKEN_HEADER in r.json()["error"]
-        r = httpx.get(f"{base}/manager/feed", headers={TOKEN_HEADER: "x" * 20}, timeout=5)
-        assert r.status_code == 403
-        r = httpx.get(f"{base}/manager/feed", headers={TOKEN_HEADER: TOKENS["peer"]}, timeout=5)
-        assert r.status_code == 200 and "records" in r.json()
-    assert httpx.post(f"{pm}/manager/fence", json={"from": "secondary"}, timeout=5).status_code == 403
-    assert manager_field(pm, "fenced") == "false" and manager_field(pm, "forwarding") == "true"
-    # the two managers follow each other with the peer token
+        for method, path in (("GET", "/manager/feed"), ("POST", "/manager/fence")):
+            r = raw(base, path, method=method, body=b'{"from": "secondary"}' if method == "POST" else None)
+            assert r.status_code == 404 and parse_result(r.content).errorcode == -111, (method, path)
+    assert manager_field(pm, "forwarding") == "true" and manager_field(sm, "mode") == "failover"
     assert manager_field(pm, "peer/reachable") == "true" and manager_field(sm, "peer/reachable") == "true"
-    assert manager_field(sm, "peer/mode") == "normal"
+    assert manager_field(sm, "peer/mode") == "normal" and manager_field(pm, "peer/mode") == "failover"
+    assert manager_field(pm, "etcd/site") == "secure" and manager_field(pm, "etcd/ok") == "true"
 
 
 def test_actions_over_the_rate_are_refused_and_copies_are_not_counted(secure: Topology) -> None:
@@ -172,7 +151,7 @@ def test_actions_over_the_rate_are_refused_and_copies_are_not_counted(secure: To
     counts = journal_counts(secure.journal)
     assert all(uid not in counts for uid in limited)
     assert all(counts.get(uid) == 1 for uid in accepted)
-    # a copy of an accepted action is answered from the dedup store, whatever the rate
+    # a copy of an accepted action is answered from its record (etcd), whatever the rate
     for _ in range(5):
         assert _act(pm, accepted[0], TOKENS["console-1"], **w)[0] == 0
     # another station's bucket is its own
@@ -277,11 +256,13 @@ def test_managers_log_in_to_their_servers_and_no_secret_reaches_a_log(secure: To
     assert "'***'" in logs["primary manager"]  # the settings line shows secrets masked
 
 
-def _one_manager(tmp_path: Path, port: int, sim: Part) -> dict[str, Any]:
+def _one_manager(tmp_path: Path, port: int, sim: Part, etcd: list[str]) -> dict[str, Any]:
     return {
         "role": "primary",
         "listen": f"127.0.0.1:{port}",
         "servers": [sim.url],
+        "etcd": etcd,
+        "etcd_allow_fewer": len(etcd) < 3,
         "state_dir": str(tmp_path / "state"),
     }
 
@@ -295,11 +276,12 @@ def test_reads_can_need_a_token_and_a_refused_login_is_reported_without_the_pass
         sim = topo.add_single_sim()
         sim.args += ["--user", USER]
         sim.env["SENSETWIN_SIM_PASSWORD"] = "the-real-password"
+        etcd = start_etcd(topo)
         port = free_port()
         cfg = write_config(
             tmp_path / "m.toml",
             {
-                **_one_manager(tmp_path, port, sim),
+                **_one_manager(tmp_path, port, sim, etcd),
                 "reads_need_token": True,
                 "server_user": USER,
                 "server_password": PASSWORD,
@@ -320,8 +302,8 @@ def test_reads_can_need_a_token_and_a_refused_login_is_reported_without_the_pass
 
 
 def test_everything_over_https_trusted_only_with_the_ca_bundle(tmp_path: Path) -> None:
-    """A https server, two https managers that follow each other over https with the site CA, a console that
-    trusts that CA; a client without it refuses the certificate."""
+    """A https server, two https managers that reach it with the site CA and see each other through etcd, a
+    console that trusts that CA; a client without it refuses the certificate."""
     trustme = pytest.importorskip("trustme")  # a test extra; make test installs it
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1", "localhost")
@@ -332,6 +314,7 @@ def test_everything_over_https_trusted_only_with_the_ca_bundle(tmp_path: Path) -
     tls = client_tls(ca_file)
     tls_args = {"tls_cert": str(cert_file), "tls_key": str(key_file), "ca_bundle": str(ca_file)}
     with Topology.create(tmp_path) as topo:
+        etcd = start_etcd(topo)
         sport, ports = free_port(), {"primary": free_port(), "secondary": free_port()}
         sim_url = f"https://127.0.0.1:{sport}"
         sim = topo.add(
@@ -343,20 +326,19 @@ def test_everything_over_https_trusted_only_with_the_ca_bundle(tmp_path: Path) -
             sim_url,
         )
         urls = {r: f"https://127.0.0.1:{ports[r]}" for r in ports}
-        for role, other in (("primary", "secondary"), ("secondary", "primary")):
+        for role in ("primary", "secondary"):
             cfg = write_config(
                 tmp_path / f"{role}.toml",
                 {
-                    **_one_manager(tmp_path, ports[role], sim),
+                    **_one_manager(tmp_path, ports[role], sim, etcd),
                     "role": role,
-                    "peer": urls[other],
                     "state_dir": str(tmp_path / f"state-{role}"),
                     **tls_args,
                 },
             )
             topo.add(f"{role} manager", ["manager", "--config", str(cfg)], urls[role])
         for part in topo.parts.values():
-            part.start()
+            part.start()  # the etcd member is running already: start() leaves it be
 
         def status(url: str, path: str) -> str:
             try:
@@ -366,8 +348,9 @@ def test_everything_over_https_trusted_only_with_the_ca_bundle(tmp_path: Path) -
                 return ""
 
         wait_for(lambda: status(urls["primary"], "activeservername") == "primary", 20, "https manager sees the server")
-        wait_for(lambda: status(urls["secondary"], "peer/reachable") == "true", 20, "secondary follows over https")
-        wait_for(lambda: status(urls["primary"], "peer/reachable") == "true", 20, "primary follows over https")
+        wait_for(lambda: status(urls["secondary"], "activeservername") == "primary", 20, "both see it over https")
+        wait_for(lambda: status(urls["secondary"], "peer/reachable") == "true", 20, "secondary sees the primary")
+        wait_for(lambda: status(urls["primary"], "peer/reachable") == "true", 20, "primary sees the secondary")
         assert "listening on https://" in topo.parts["primary manager"].log_path.read_text()
         assert "listening on https://" in sim.log_path.read_text()
 

@@ -152,3 +152,34 @@ def test_a_refused_token_shows_on_the_manager_tile_and_the_banner(qtbot: Any, tm
     assert strip.banner.property("level") == "bad"
     strip.resize(1100, 110)
     strip.grab().save(str(tmp_path / "strip-token-refused.png"))
+
+
+def test_losing_two_etcd_members_shows_no_quorum_and_nothing_executes_until_they_are_back(
+    window: MainWindow, demo: Topology, qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    warnings: list[str] = []  # the "Action not confirmed" box, recorded instead of waiting for a click
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: warnings.append(f"{title}: {text}"))
+    tile, banner = window.strip.tiles["etcd"], window.strip.banner
+    qtbot.waitUntil(lambda: "3/3 MEMBERS" in tile.state.text(), timeout=5000)
+    window.demo_actions[("etcd-s member", "kill")].trigger()  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: "2/3 MEMBERS" in tile.state.text(), timeout=5000)  # one down: quorum held
+    assert "quorum held" in tile.detail.text()
+    window.demo_actions[("etcd-w member", "kill")].trigger()  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: "NO QUORUM" in tile.state.text(), timeout=10000)
+    assert banner.text().startswith("NO QUORUM") and banner.property("level") == "bad"
+    mon, pid, panel = _first_panel(window)
+    before = mon.area.panels[pid].camera.text()
+    _drop(panel, _camera(window, "Canteen"))
+    qtbot.waitUntil(lambda: bool(warnings), timeout=10000)
+    assert "Action not confirmed" in warnings[0] and "(-113)" in warnings[0] and "not executed" in warnings[0]
+    assert journal_counts(demo.journal) == {}
+    assert mon.area.panels[pid].camera.text() == before
+    for name in ("etcd-s member", "etcd-w member"):
+        window.demo_actions[(name, "restart")].trigger()  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: "3/3 MEMBERS" in tile.state.text(), timeout=20000)
+    qtbot.waitUntil(lambda: not banner.text().startswith("NO QUORUM"), timeout=5000)
+    _drop(panel, _camera(window, "Canteen"))
+    qtbot.waitUntil(lambda: mon.area.panels[pid].camera.text() == "Canteen", timeout=10000)
+    assert list(journal_counts(demo.journal).values()) == [1] and len(warnings) == 1

@@ -1,5 +1,7 @@
-"""Benchmark of the manager: actions through the primary manager against direct calls to the sim, in the
-same run (the ratio is the figure), and the memory of a dedup store holding 1 M uids.
+"""Benchmark of the manager: actions through the primary manager (each one a claim and a done in etcd) against
+direct calls to the sim, in the same run (the ratio is the figure); what etcd holds after them; and the memory of a
+manager's uid cache holding 1 M uids (dedup_capacity, what the watch keeps so copies are answered without asking
+etcd).
 
     python -m tests.perf.manager [--seconds 3] [--uids 1000000]      (--smoke: a tiny run for make test)
 """
@@ -21,24 +23,28 @@ from app.demo import Topology
 from app.sense import encode, parse_result
 from tests.perf.common import ms, pct, rate, summary
 
-STORE_SCRIPT = r"""
+CACHE_SCRIPT = r"""
 import resource, sys, time
 from pathlib import Path
-from app.manager.dedup import DedupStore
-n, path = int(sys.argv[1]), Path(sys.argv[2])
+from app.manager.coord import Coordination, UidRecord
+from app.manager.etcd import KeyValue
+n = int(sys.argv[1])
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-store = DedupStore(path, window=3600, capacity=n)
+coord = Coordination(None, "/b/", "b", "primary", 2, 3600, n, Path("."), lambda: None, create_site=False)
+answer = b'<?xml version="1.0" encoding="UTF-8"?><result errorcode="0"><description>Ok</description></result>'
+params = "cameraview=cameraid%3A101&divaid=1&layoutid=1&panelid=2"
+value = UidRecord("u", "done", "primary", "0123456789ab", "selectCamera", params, 0, answer, 0, 7).value().encode()
 t = time.perf_counter()
-for i in range(n):
+for i in range(n):  # as the watch takes them: each record decoded from the value etcd sends
     uid = f"ws1-{i:012d}-x"
-    store.claim(uid, "selectCamera", "cameraview=cameraid%3A101&layoutid=1&panelid=2", "primary")
-    store.finish(uid, 0, b'<result errorcode="0"><description>Ok</description></result>')
+    coord._remember(UidRecord.of(uid, KeyValue("/b/uid/" + uid, value, i + 1, i + 1, 7)))
 took = time.perf_counter() - t
+step = max(1, n // 10000)
 t = time.perf_counter()
-hits = sum(store.get(f"ws1-{i:012d}-x") is not None for i in range(0, n, max(1, n // 10000)))
-lookup = (time.perf_counter() - t) / max(1, len(range(0, n, max(1, n // 10000))))
+hits = sum(coord.cached(f"ws1-{i:012d}-x") is not None for i in range(0, n, step))
+lookup = (time.perf_counter() - t) / max(1, len(range(0, n, step)))
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(len(store), took, lookup, (after - before) / 1024, path.stat().st_size / 2**20, hits)
+print(len(coord.records), took, lookup, (after - before) / 1024, hits)
 """
 
 
@@ -70,23 +76,35 @@ async def _actions(url: str, seconds: float, tag: str) -> dict[str, float]:
         return out
 
 
-def store_memory(n: int) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(__file__).resolve().parents[2]
-        proc = subprocess.run(
-            [sys.executable, "-c", STORE_SCRIPT, str(n), str(Path(tmp) / "d.sqlite3")],
-            capture_output=True,
-            text=True,
-            cwd=root,
-            check=True,
-        )
-    size, took, lookup, rss_mb, file_mb, _ = proc.stdout.split()
+def cache_memory(n: int) -> dict[str, float]:
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "-c", CACHE_SCRIPT, str(n)], capture_output=True, text=True, cwd=root, check=True
+    )
+    size, took, lookup, rss_mb, hits = proc.stdout.split()
+    assert int(size) == n and int(hits) > 0
     return {
-        "dedup_uids": int(size),
-        "dedup_insert_us_per_uid": round(float(took) / n * 1e6, 1),
-        "dedup_lookup_us": round(float(lookup) * 1e6, 1),
-        "dedup_rss_growth_mib": round(float(rss_mb), 1),
-        "dedup_file_mib": round(float(file_mb), 1),
+        "cache_uids": int(size),
+        "cache_insert_us_per_uid": round(float(took) / n * 1e6, 1),
+        "cache_lookup_us": round(float(lookup) * 1e6, 2),
+        "cache_rss_growth_mib": round(float(rss_mb), 1),
+    }
+
+
+async def etcd_holdings(url: str) -> dict[str, float]:
+    """The uid keys the run left under the demo site's prefix, and the member's database in use."""
+    from app.manager.etcd import b64, prefix_end
+
+    async with aiohttp.ClientSession() as s:
+        prefix = "/sensetwin/uid/"
+        body = {"key": b64(prefix), "range_end": prefix_end(prefix), "count_only": True}
+        async with s.post(f"{url}/v3/kv/range", json=body) as r:
+            count = int((await r.json()).get("count", 0))
+        async with s.post(f"{url}/v3/maintenance/status", json={}) as r:
+            st = await r.json()
+    return {
+        "etcd_uids": count,
+        "etcd_db_in_use_mib": round(int(st.get("dbSizeInUse", st.get("dbSize", 0))) / 2**20, 2),
     }
 
 
@@ -105,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         figures: dict[str, object] = {}
         figures.update(asyncio.run(_actions(topo.parts["primary server"].url, a.seconds, "direct")))
         figures.update(asyncio.run(_actions(pm, a.seconds, "manager")))
+        figures.update(asyncio.run(etcd_holdings(topo.etcd_urls()[0])))
     for c in (1, 8):
         figures[f"ratio_p50_c{c}"] = round(
             float(figures[f"manager_p50_ms_c{c}"]) / float(figures[f"direct_p50_ms_c{c}"]), 2
@@ -112,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         figures[f"ratio_throughput_c{c}"] = round(
             float(figures[f"manager_actions_per_s_c{c}"]) / float(figures[f"direct_actions_per_s_c{c}"]), 2
         )  # type: ignore[arg-type]
-    figures.update(store_memory(a.uids))
+    figures.update(cache_memory(a.uids))
     figures["cpu_count"] = os.cpu_count() or 0
     for k, v in figures.items():
         print(f"{k:>28}: {v}")

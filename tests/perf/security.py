@@ -17,7 +17,7 @@ import httpx
 
 from app.demo import Topology, free_port
 from app.security import TOKEN_HEADER, TokenCheck
-from tests.helpers import manager_field, wait_for
+from tests.helpers import manager_field, start_etcd, wait_for
 from tests.perf.common import ms, pct, rate, summary
 
 
@@ -36,12 +36,13 @@ def check_times(n_tokens: int, rounds: int) -> dict[str, float]:
     return out
 
 
-def _manager(topo: Topology, tmp: Path, name: str, sim_url: str, tokens: bool) -> str:
+def _manager(topo: Topology, tmp: Path, name: str, sim_url: str, etcd: str, tokens: bool) -> str:
+    """A primary manager on the sim, with an etcd member of its own (a cluster holds one site)."""
     port = free_port()
     cfg = tmp / f"{name}.toml"
     text = (
         f'[manager]\nrole = "primary"\nlisten = "127.0.0.1:{port}"\nservers = ["{sim_url}"]\n'
-        f'state_dir = "{tmp / name}"\n'
+        f'state_dir = "{tmp / name}"\netcd = ["{etcd}"]\netcd_allow_fewer = true\n'
     )
     if tokens:
         text += 'reads_need_token = true\n[manager.tokens]\ndesk = "bench-token-0123456789abcdef"\n'
@@ -79,12 +80,16 @@ def main() -> None:
         )
         figures[f"check_us_{n}"] = round(t["none"], 3)
         figures[f"check_first_vs_none_{n}"] = round(t["first"] / t["none"], 3)
-    with tempfile.TemporaryDirectory() as tmp, Topology.create(Path(tmp)) as topo:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Topology.create(Path(tmp)) as topo,
+        Topology.create(Path(tmp) / "second-etcd") as second,
+    ):
         sim = topo.add_single_sim()
         sim.start()
         wait_for(sim.answers, 15, "sim up")
-        open_url = _manager(topo, Path(tmp), "open", sim.url, tokens=False)
-        auth_url = _manager(topo, Path(tmp), "auth", sim.url, tokens=True)
+        open_url = _manager(topo, Path(tmp), "open", sim.url, start_etcd(topo)[0], tokens=False)
+        auth_url = _manager(topo, Path(tmp), "auth", sim.url, start_etcd(second)[0], tokens=True)
         wait_for(lambda: manager_field(open_url, "activeservername") == "primary", 15, "open manager ready")
         wait_for(lambda: topo.parts["auth"].answers(), 15, "auth manager up")
         # Interleaved rounds, so a slow moment of the machine hits both sides alike.

@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("bench", ["sim", "manager", "client", "ui", "security"])
+@pytest.mark.parametrize("bench", ["sim", "manager", "client", "ui", "security", "etcd"])
 def test_benchmark_smoke_run_prints_a_json_summary(bench: str) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", f"tests.perf.{bench}", "--smoke"], cwd=ROOT, capture_output=True, text=True, timeout=300

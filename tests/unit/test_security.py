@@ -15,6 +15,7 @@ from app.sense.login import Login, check_login
 from app.ui.settings import ConsoleSettings, SettingsError, load, save
 
 GOOD = "a-good-token-0123456789"
+ETCD = ["http://10.0.0.5:2379", "http://10.0.0.6:2379", "http://10.0.0.7:2379"]
 
 
 def test_a_token_is_identified_by_name_and_a_wrong_or_missing_one_by_none() -> None:
@@ -53,26 +54,31 @@ def test_secrets_do_not_show_in_repr_or_logs(caplog: pytest.LogCaptureFixture) -
         Role.PRIMARY,
         ["http://127.0.0.1:1"],
         Path("/tmp"),
+        etcd=ETCD,
         tokens={"desk-1": GOOD},
-        peer_token=GOOD[::-1],
         server_user="operator",
         server_password="the-password-123",
+        etcd_user="sensetwin",
+        etcd_password=GOOD[::-1],
     )
     s.check()
     with caplog.at_level(logging.INFO):
         logging.getLogger("t").info("starting with %r", s)
     for text in (repr(s), caplog.text, repr(Login("operator", "the-password-123")), repr(Secret("x"))):
         assert GOOD not in text and GOOD[::-1] not in text and "the-password-123" not in text
-    assert "desk-1" in repr(s) and str(s.peer_token) == GOOD[::-1]
+    assert "desk-1" in repr(s) and "'***'" in repr(s)
+    assert str(s.etcd_password) == GOOD[::-1] and str(s.server_password) == "the-password-123"
 
 
 def test_a_manager_on_a_network_address_needs_tokens() -> None:
-    s = ManagerSettings(Role.PRIMARY, ["http://10.0.0.1"], Path("/tmp"), host="0.0.0.0")
+    def settings(**kw: object) -> ManagerSettings:
+        return ManagerSettings(Role.PRIMARY, ["http://10.0.0.1"], Path("/tmp"), etcd=ETCD, **kw)  # type: ignore[arg-type]
+
     with pytest.raises(ValueError, match="tokens"):
-        s.check()
-    ManagerSettings(Role.PRIMARY, ["http://10.0.0.1"], Path("/tmp"), host="0.0.0.0", tokens={"d": GOOD}).check()
-    ManagerSettings(Role.PRIMARY, ["http://10.0.0.1"], Path("/tmp"), host="0.0.0.0", allow_unauthenticated=True).check()
-    ManagerSettings(Role.PRIMARY, ["http://10.0.0.1"], Path("/tmp")).check()  # loopback: the default
+        settings(host="0.0.0.0").check()
+    settings(host="0.0.0.0", tokens={"d": GOOD}).check()
+    settings(host="0.0.0.0", allow_unauthenticated=True).check()
+    settings().check()  # loopback: the default
 
 
 def test_everything_listens_on_loopback_unless_told_otherwise() -> None:
@@ -96,6 +102,11 @@ def test_a_manager_config_with_secrets_must_be_private(tmp_path: Path) -> None:
     f.write_text('[manager]\nrole = "primary"\nservers = ["http://10.0.0.1"]\n')
     os.chmod(f, 0o644)
     assert "tokens" not in load_toml(f)  # no secrets: readable is fine
+    for secret in ('etcd_user = "st"\netcd_password = "etcd-pw"', 'server_user = "op"\nserver_password = "pw"'):
+        f.write_text(f'[manager]\nrole = "primary"\nservers = ["http://10.0.0.1"]\n{secret}\n')
+        os.chmod(f, 0o644)
+        with pytest.raises(ValueError, match="holds secrets"):
+            load_toml(f)
 
 
 def test_tokens_must_be_a_table_of_strings(tmp_path: Path) -> None:
