@@ -51,8 +51,16 @@ class Outcome:
     failure: str = ""  # when no manager gave a usable answer: each one and why
 
     @property
+    def unconfirmed(self) -> bool:
+        """No manager gave a usable answer, and one may have taken the action (no answer in time, a dropped
+        connection): it may have been executed. That is in doubt, never "failed" (an operator re-clicks a failure)."""
+        return self.result is None and self.finished and any(a.maybe_sent for a in self.answers.values())
+
+    @property
     def errorcode(self) -> int | None:
-        return self.result.errorcode if self.result is not None else None
+        if self.result is not None:
+            return self.result.errorcode
+        return ResultCode.IN_DOUBT if self.unconfirmed else None
 
     @property
     def ok(self) -> bool:
@@ -65,6 +73,11 @@ class Outcome:
     @property
     def message(self) -> str:
         """What the operator reads."""
+        if self.unconfirmed:
+            return (
+                "IN DOUBT — no manager confirmed it in time, so it may have been executed: check on the wall, "
+                f"repeat by hand if needed. {self.failure}"
+            )
         if self.result is None:
             return self.failure or "waiting for an answer"
         if self.result.ok:
