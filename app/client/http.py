@@ -7,6 +7,9 @@ new uid).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,25 +68,48 @@ class HttpLink:
     async def close(self) -> None:
         await self._client.aclose()
 
-    async def get(self, url: str, params: dict[str, str] | str | None = None, timeout: float | None = None) -> Reply:
-        return await self._request("GET", url, params=params, timeout=timeout)
+    async def get(
+        self,
+        url: str,
+        params: dict[str, str] | str | None = None,
+        timeout: float | None = None,
+        max_bytes: int | None = None,
+        whole_within: float | None = None,
+    ) -> Reply:
+        """`max_bytes` overrides the link's answer limit; `whole_within` (seconds) bounds the whole answer, not only
+        each piece of it (a server that trickles a body forever ends as MaybeSent)."""
+        if whole_within is None:
+            return await self._request("GET", url, params=params, timeout=timeout, max_bytes=max_bytes)
+        try:
+            async with asyncio.timeout(whole_within):
+                return await self._request("GET", url, params=params, timeout=timeout, max_bytes=max_bytes)
+        except TimeoutError:
+            raise MaybeSent(url, f"answer not complete within {whole_within:.1f} s") from None
 
     async def post_json(self, url: str, payload: Any, timeout: float | None = None) -> Reply:
         return await self._request("POST", url, json=payload, timeout=timeout)
 
-    async def _request(self, method: str, url: str, timeout: float | None = None, **kw: Any) -> Reply:
+    async def _request(
+        self, method: str, url: str, timeout: float | None = None, max_bytes: int | None = None, **kw: Any
+    ) -> Reply:
         t = self.timeout if timeout is None else timeout
+        limit = self.max_bytes if max_bytes is None else max_bytes
         for prefix, token in self._tokens.items():
             if url.startswith(prefix):
                 kw["headers"] = {TOKEN_HEADER: token}
                 break
         try:
             async with self._client.stream(method, url, timeout=t, **kw) as r:
+                declared = r.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > limit:  # refused before a byte of it is read
+                    raise MaybeSent(url, f"answer larger than {limit // 1024} KiB; not read")
                 chunks, size = [], 0
-                async for chunk in r.aiter_bytes():
+                pieces = r.aiter_bytes()
+                async for chunk in pieces:
                     size += len(chunk)
-                    if size > self.max_bytes:
-                        raise MaybeSent(url, f"answer larger than {self.max_bytes // 1024} KiB; not read")
+                    if size > limit:
+                        await _abandon(r, pieces)
+                        raise MaybeSent(url, f"answer larger than {limit // 1024} KiB; not read")
                     chunks.append(chunk)
                 return Reply(r.status_code, b"".join(chunks), r.headers.get("content-type", ""))
         except httpx.ConnectError as exc:
@@ -96,6 +122,16 @@ class HttpLink:
             raise MaybeSent(url, f"no answer within {t:.1f} s") from None
         except (httpx.HTTPError, OSError) as exc:
             raise MaybeSent(url, f"connection failed ({_short(exc)})") from None
+
+
+async def _abandon(r: httpx.Response, pieces: AsyncIterator[bytes]) -> None:
+    """Stop reading an answer half-way: close its connection, then let the byte iterator run into the closed
+    connection so that every generator under it (httpx's and httpcore's) ends here, in this task. Merely left
+    behind, they would be finalised later by the garbage collector ("async generator ignored GeneratorExit")."""
+    await r.aclose()
+    with contextlib.suppress(Exception):
+        async for _ in pieces:
+            pass
 
 
 def _short(exc: BaseException) -> str:

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +17,7 @@ from ..tasks import cancel_and_wait
 from .http import HttpLink, LinkError, MaybeSent
 from .outcome import NOT_FINAL, ManagerAnswer, Outcome
 from .pairing import PairLink, PairSettings
+from .pictures import PICTURE_COMMANDS, ManagerOrder, Picture, PictureError, check_answer
 from .uids import UidSource
 from .view import Change, SystemView, now_text
 from .watch import EventRecord, SystemWatch
@@ -57,6 +58,7 @@ class RedundantClient:
         self.outcomes: deque[Outcome] = deque(maxlen=2000)
         self._outcome_listeners: list[OutcomeListener] = []
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._picture_order = ManagerOrder(DEFAULTS.picture_avoid)
         if self.pair:
             self.watch.view.peer.configured = True
             self.watch.view.peer.role = s.pair.role if s.pair else ""
@@ -186,6 +188,52 @@ class RedundantClient:
             return r
         raise ActionError(f"{command} failed on every manager — " + "; ".join(errors))
 
+    # -- pictures --------------------------------------------------------------------------------------
+
+    async def picture(
+        self,
+        command: str,
+        params: Mapping[str, object],
+        *,
+        timeout: float = DEFAULTS.picture_timeout,
+        max_bytes: int = DEFAULTS.picture_max_bytes,
+    ) -> Picture:
+        """A getLiveImage or getHistoricalImage answer, whole within `timeout` and at most `max_bytes`, from the
+        manager that executes now, else the other; raises PictureError with the panel's words. The bytes are not
+        decoded here."""
+        if command not in PICTURE_COMMANDS:
+            raise ValueError(f"{command} is not a picture command ({', '.join(PICTURE_COMMANDS)})")
+        query = encode(command, {k: v for k, v in params.items() if v is not None}, self.uids.next())
+        view = self.watch.view
+        executing = view.executing_manager
+        names = self._picture_order.order(list(view.managers), executing.name if executing else None)
+        failures: list[PictureError] = []  # what a manager answered comes before what a link did
+        for name in names:
+            m = view.managers[name]
+            t0 = time.perf_counter()
+            try:
+                reply = await self.http.get(
+                    f"{m.url}/command?{query}", timeout=timeout, max_bytes=max_bytes, whole_within=timeout
+                )
+                check_answer(reply.body, reply.content_type)
+            except LinkError as exc:
+                self._picture_order.failed(name)
+                failures.append(PictureError(_link_words(exc.reason), f"{m.label}: {exc.reason}"))
+                continue
+            except PictureError as exc:
+                if exc.final:
+                    self._picture_order.answered(name)
+                    raise PictureError(exc.reason, f"{m.label}: {exc.detail}", exc.code, final=True) from None
+                self._picture_order.failed(name)
+                failures.insert(0, PictureError(exc.reason, f"{m.label}: {exc.detail}", exc.code))
+                continue
+            self._picture_order.answered(name)
+            latency = round((time.perf_counter() - t0) * 1000, 2)
+            return Picture(reply.body, reply.content_type.split(";")[0].strip(), name, latency)
+        if not failures:
+            raise PictureError("no manager configured")
+        raise PictureError(failures[0].reason, "; ".join(sorted(f.detail for f in failures)), failures[0].code)
+
     # -- the pair --------------------------------------------------------------------------------------
 
     def _pair_changed(self, reachable: bool, station: str, reason: str) -> None:
@@ -198,3 +246,14 @@ class RedundantClient:
         if p.in_control != was_in_control:
             text += "; this console " + ("has control" if p.in_control else "follows its primary again")
         self.watch.emit([Change(p.since, "peer console", text)])
+
+
+def _link_words(reason: str) -> str:
+    """A link failure in a panel's few words; the whole reason goes to the tooltip."""
+    if reason.startswith("answer larger than"):
+        return "picture too large (" + reason.removeprefix("answer larger than ").split(";")[0] + " limit)"
+    if reason.startswith(("no answer", "answer not complete")):
+        return "no answer in time"
+    if reason.startswith(("cannot connect", "no connection")):
+        return "manager unreachable"
+    return "link failed"

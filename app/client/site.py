@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..sense import Result
+from .playback import Playback, parse_sense_time
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,10 @@ class ViewerState:
     divaid: str
     name: str
     monitors: list[MonitorState]
+    # Its playback as the server reported it (our getLayoutStatus extension `<playback>`): None = live. A real
+    # Sense server reports nothing: `playback_known` is then False and the console keeps its own account.
+    playback: Playback | None = None
+    playback_known: bool = False
 
 
 @dataclass
@@ -124,9 +129,36 @@ def parse_wall(status: Result) -> list[ViewerState]:
                 sid, did = _t(p, "serverid"), _t(p, "deviceid")
                 ms.cameras[_t(p, "panelid")] = "" if did in ("", "0") else f"{sid}/{did}"
             mons.append(ms)
-        viewers.append(ViewerState(_t(d, "divaid"), _t(d, "name"), mons))
+        v = ViewerState(_t(d, "divaid"), _t(d, "name"), mons)
+        pb = d.find("playback")
+        if pb is not None:
+            v.playback_known, v.playback = True, _playback(pb)
+        viewers.append(v)
     return viewers
+
+
+def _playback(el: object) -> Playback | None:
+    """`<playback><mode>playback</mode><time>2026-11-24 19:05:55.120</time><speed>2</speed></playback>`."""
+    if _t(el, "mode").lower() != "playback":
+        return None
+    try:
+        return Playback(parse_sense_time(_t(el, "time")), float(_t(el, "speed") or 1))
+    except ValueError:
+        return None
 
 
 def parse_presets(options: Result) -> dict[int, str]:
     return {int(p.get("number", "0")): (p.text or "").strip() for p in options.root.iterfind("options/presets/preset")}
+
+
+def own_viewers(viewers: list[ViewerState], wanted: list[str], show_all_up_to: int) -> list[str]:
+    """This workstation's viewer stations (divaids, in the site's order): the ones `wanted` names (by name,
+    case-insensitive, or by divaid); with none named (or none found), all of them on a site with at most
+    `show_all_up_to` stations, else the first one."""
+    keys = {w.strip().lower() for w in wanted if w.strip()}
+    picked = [v.divaid for v in viewers if v.divaid in keys or v.name.strip().lower() in keys]
+    if picked:
+        return picked
+    if len(viewers) <= show_all_up_to:
+        return [v.divaid for v in viewers]
+    return [viewers[0].divaid] if viewers else []
