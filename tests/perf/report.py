@@ -24,7 +24,7 @@ REUSE: Path | None = None
 
 def run(module: str, *args: str) -> dict[str, Any]:
     if REUSE is not None:  # figures of runs made earlier: the last JSON line of REUSE/<module>[_<seed>].txt
-        name = f"{module}_{args[-1]}" if module == "chaos" else module
+        name = f"{module}{'-lab' if '--net' in args else ''}_{args[-1]}" if module == "chaos" else module
         lines = [x for x in (REUSE / f"{name}.txt").read_text().splitlines() if x.startswith("{")]
         return dict(json.loads(lines[-1]))
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     ap.add_argument("--chaos-seeds", default="1,2,3")
+    ap.add_argument("--lab-seeds", default="1,2,3", help="seeds of the fault suite on the lab (root only); '' = none")
     ap.add_argument("--reuse", type=Path, help="take each figure from DIR/<benchmark>.txt instead of running it")
     a = ap.parse_args(argv)
     global REUSE
@@ -58,6 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     sim, man, cli, ui, sec = run("sim"), run("manager"), run("client"), run("ui"), run("security")
     coord = run("etcd")
     chaos = [run("chaos", "--actions", "1000", "--seed", s) for s in a.chaos_seeds.split(",") if s]
+    lab_why = _lab_unavailable() if REUSE is None else ""
+    lab = (
+        []
+        if lab_why
+        else [run("chaos", "--net", "lab", "--actions", "1000", "--seed", s) for s in a.lab_seeds.split(",") if s]
+    )
     cpu = platform.processor() or platform.machine()
     with open("/proc/cpuinfo", encoding="utf-8") as f:
         model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
@@ -198,10 +205,64 @@ def main(argv: list[str] | None = None) -> int:
             f"{c['reexecuted_idempotent']} | {c['in_doubt']} | {c['failed_reported']} | "
             f"{c['failover_ms_p50']} / {c['failover_ms_max']} ms |\n"
         )
+    md.append(lab_section(lab, lab_why))
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text("".join(md), encoding="utf-8")
     print(f"written {a.out}")
     return 0
+
+
+def _lab_unavailable() -> str:
+    """Why the lab cannot be built here ('' when it can): `python -m tests.lab check`."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.lab", "check"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    return "" if proc.returncode == 0 else (proc.stdout + proc.stderr).strip()[:300]
+
+
+LAB_COLUMNS = ("faults", "actions", "availability", "doubled", "lost", "exec_failed", "late", "stale", "in_doubt")
+
+
+def lab_section(runs: list[dict[str, Any]], why: str) -> str:
+    """The fault suite on the lab: totals per seed, then every fault kind over all seeds."""
+    md = ["\n## Exactly once on the lab: every part its own host (`python -m tests.perf.chaos --net lab`)\n\n"]
+    if not runs:
+        return md[0] + f"Not run: {why or 'no seeds given'}.\n"
+    md.append(
+        "A router namespace and one namespace per host (srv-p, srv-s, mgr-p, mgr-s, con-a, con-b, witness), each on "
+        "its own veth link (MTU 1500, tbf 100 Mbit), real kernel TCP; faults cut at the router (silent: blackhole, "
+        "refused: prohibit), hosts powered off (all links silent, processes killed), kill -9, SIGSTOP, J cut. "
+        "*executed although failed*: the console told the operator a failure and the journal has the action; "
+        "*late*: executed more than 1 s after the console's answer (in doubt answers included).\n\n"
+    )
+    md.append(
+        "| seed | actions | faults | lost | doubled non-idempotent | stale | executed although failed | late | "
+        "in doubt | failed (reported) | failover p50 / max |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
+    )
+    for c in runs:
+        md.append(
+            f"| {c['seed']} | {c['actions']} | {c['faults']} | {c['lost']} | {c['duplicated_nonidempotent']} | "
+            f"{c['stale']} | {c['executed_although_failed']} | {c['late']} | {c['in_doubt']} | "
+            f"{c['failed_reported']} | {c['failover_ms_p50']} / {c['failover_ms_max']} ms |\n"
+        )
+    kinds: dict[str, dict[str, float]] = {}
+    for c in runs:
+        for kind, row in c.get("kinds", {}).items():
+            k = kinds.setdefault(kind, dict.fromkeys(LAB_COLUMNS, 0.0) | {"ok": 0.0})
+            for col in LAB_COLUMNS:
+                if col != "availability":
+                    k[col] += row.get(col) or 0
+            k["ok"] += (row.get("availability") or 0) * (row.get("actions") or 0)
+    md.append("\nEvery fault kind, over all seeds:\n\n| fault kind | " + " | ".join(LAB_COLUMNS) + " |\n")
+    md.append("|---" * (len(LAB_COLUMNS) + 1) + "|\n")
+    for kind in sorted(kinds):
+        k = kinds[kind]
+        cells = [
+            f"{k['ok'] / k['actions']:.1%}" if col == "availability" and k["actions"] else str(int(k[col]))
+            for col in LAB_COLUMNS
+        ]
+        md.append(f"| {kind} | " + " | ".join(cells) + " |\n")
+    return "".join(md)
 
 
 if __name__ == "__main__":
