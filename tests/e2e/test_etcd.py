@@ -351,3 +351,36 @@ def test_managers_cut_apart_keep_acting_and_double_nothing(tmp_path: Path, mode:
         counts = journal_counts(topo.journal)
         assert all(n == 1 for n in counts.values()), counts
         assert len(counts) >= ok
+
+
+def test_a_primary_manager_paused_5_s_stalls_nothing_and_doubles_nothing(system: Topology) -> None:
+    """SIGSTOP of the primary manager for 5 s while the console sends to both: the secondary claims each action after
+    the queue timeout; the copies that waited in the paused primary's socket are answered from etcd, never sent."""
+    import time as _time
+    from concurrent.futures import ThreadPoolExecutor
+
+    pm_part, sm = system.parts["primary manager"], system.parts["secondary manager"].url
+    d = wall_target(sm)["divaid"]
+    pm_part.pause()
+    try:
+        took, answers = [], []
+        start = _time.monotonic()
+        with ThreadPoolExecutor(8) as pool:
+            i = 0
+            while _time.monotonic() - start < 5.0:
+                t = _time.monotonic()
+                uid = f"paused-m-{i}"
+                late = pool.submit(_macro, pm_part.url, uid, d, 15.0)  # waits in the paused primary's socket
+                code, msg = _macro(sm, uid, d)
+                took.append(_time.monotonic() - t)
+                answers.append((uid, code, msg, late))
+                i += 1
+            pm_part.resume()
+            late_answers = [(uid, late.result()) for uid, _, _, late in answers]
+    finally:
+        pm_part.resume()
+    assert all(code == 0 for _, code, _, _ in answers), [a[:3] for a in answers if a[1] != 0][:3]
+    assert max(took) < 2.0, f"the slowest action took {max(took):.2f} s"
+    assert all(res[0] == 0 for _, res in late_answers), late_answers[:3]  # answered from the secondary's done
+    counts = journal_counts(system.journal)
+    assert len(answers) >= 5 and all(counts.get(a[0]) == 1 for a in answers), counts

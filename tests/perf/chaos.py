@@ -563,6 +563,12 @@ class LabChaos(Chaos):
                 late_list.append(f"{tag} {a['command']} uid {o['uid']}")
             if counts["exec_failed"]:
                 exec_failed_list.append(f"{tag} {a['command']}: {o['message'][:120]}")
+        # From each fault to the first action sent after it that was answered Ok: the worst per fault kind.
+        failover: dict[str, float] = {}
+        for f in self.faults:
+            after = [o["_t"] for t, o in got.items() if o["ok"] and self.sent[t]["at"] > f["at"]]
+            if after:
+                failover[f["kind"]] = max(failover.get(f["kind"], 0.0), min(after) - f["at"])
         table = {}
         for kind, row in rows.items():
             n = row["actions"]
@@ -570,6 +576,7 @@ class LabChaos(Chaos):
                 **{k: row[k] for k in ("faults", "actions", "doubled", "reexecuted", "lost", "exec_failed")},
                 **{k: row[k] for k in ("in_doubt", "late", "stale", "unanswered")},
                 "availability": round(row["ok"] / n, 3) if n else None,
+                "failover_ms_max": ms(failover[kind]) if kind in failover else None,
             }
         result.update(
             {
@@ -590,7 +597,7 @@ class LabChaos(Chaos):
 
 def print_table(kinds: dict[str, dict[str, Any]]) -> None:
     cols = ["faults", "actions", "availability", "doubled", "reexecuted", "lost", "exec_failed", "in_doubt"]
-    cols += ["late", "stale", "unanswered"]
+    cols += ["late", "stale", "unanswered", "failover_ms_max"]
     print(f"{'fault kind':<16}" + "".join(f"{c:>13}" for c in cols))
     for kind in sorted(kinds, key=lambda k: (k in ("recovering", "no fault"), k == "no fault", k)):
         row = kinds[kind]

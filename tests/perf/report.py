@@ -221,6 +221,7 @@ def _lab_unavailable() -> str:
 
 
 LAB_COLUMNS = ("faults", "actions", "availability", "doubled", "lost", "exec_failed", "late", "stale", "in_doubt")
+# ... and the worst time from a fault of that kind to the next action answered Ok (ms).
 
 
 def lab_section(runs: list[dict[str, Any]], why: str) -> str:
@@ -253,15 +254,20 @@ def lab_section(runs: list[dict[str, Any]], why: str) -> str:
                 if col != "availability":
                     k[col] += row.get(col) or 0
             k["ok"] += (row.get("availability") or 0) * (row.get("actions") or 0)
-    md.append("\nEvery fault kind, over all seeds:\n\n| fault kind | " + " | ".join(LAB_COLUMNS) + " |\n")
-    md.append("|---" * (len(LAB_COLUMNS) + 1) + "|\n")
+            k["failover"] = max(k.get("failover", 0.0), row.get("failover_ms_max") or 0.0)
+    md.append(
+        "\nEvery fault kind, over all seeds (failover: the worst time from a fault to the next action answered Ok):"
+        "\n\n| fault kind | " + " | ".join(LAB_COLUMNS) + " | failover max |\n"
+    )
+    md.append("|---" * (len(LAB_COLUMNS) + 2) + "|\n")
     for kind in sorted(kinds):
         k = kinds[kind]
         cells = [
             f"{k['ok'] / k['actions']:.1%}" if col == "availability" and k["actions"] else str(int(k[col]))
             for col in LAB_COLUMNS
         ]
-        md.append(f"| {kind} | " + " | ".join(cells) + " |\n")
+        worst = f"{k['failover']:.0f} ms" if k.get("failover") else "-"
+        md.append(f"| {kind} | " + " | ".join(cells) + f" | {worst} |\n")
     return "".join(md)
 
 
