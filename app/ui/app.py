@@ -56,7 +56,7 @@ def client_settings(s: ConsoleSettings) -> ClientSettings:
 async def run_window(app: QApplication, s: ConsoleSettings, demo: Any = None, screenshot: Path | None = None) -> int:
     client = RedundantClient(client_settings(s))
     await client.start()
-    win = MainWindow(client, s.station, demo)
+    win = MainWindow(client, s.station, demo, s.viewers)
     win.show()
     closed = asyncio.Event()
     app.lastWindowClosed.connect(closed.set)
@@ -80,6 +80,8 @@ async def _screenshot(win: MainWindow, path: Path) -> None:
         if v.executing_manager and v.active_server and win.wall.monitors and win.site.cameras:
             break
         await asyncio.sleep(0.1)
+    while loop.time() < deadline and not _pictures_shown(win):  # noqa: ASYNC110 - polled, no event to wait on
+        await asyncio.sleep(0.1)
     await asyncio.sleep(1.2)  # let the strip's change flash settle
     if not QFontInfo(QFont()).family():
         print("sensetwin: no usable font; install fonts-dejavu-core", file=sys.stderr)
@@ -87,6 +89,11 @@ async def _screenshot(win: MainWindow, path: Path) -> None:
     win.grab().save(str(path))
     print(f"screenshot saved to {path}", flush=True)
     win.close()
+
+
+def _pictures_shown(win: MainWindow) -> bool:
+    panels = [p for p in win.wall.panels() if p.source is not None]
+    return bool(panels) and all(p.image is not None or p.failure for p in panels)
 
 
 def log_to_file() -> Path:

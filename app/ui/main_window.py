@@ -16,6 +16,7 @@ from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QListWidget, QMainWindow, QMessageBox, QToolBar, QWidget
 
 from ..client import Outcome, RedundantClient, SystemView
+from ..client.playback import after_action
 from ..client.site import Site, ViewerState, parse_presets, parse_site, parse_wall
 from ..client.view import Change
 from ..client.watch import EventRecord
@@ -24,6 +25,7 @@ from .bridge import ClientBridge
 from .cameras import CameraTree
 from .events import EventList
 from .log import CommandLog
+from .pictures import PictureFeed
 from .ptz import PtzPad
 from .strip import RedundancyStrip
 from .wall import VideoWall
@@ -37,7 +39,9 @@ class MainWindow(QMainWindow):
 
     wallShown = Signal()
 
-    def __init__(self, client: RedundantClient, station: str, demo: Any = None) -> None:
+    def __init__(
+        self, client: RedundantClient, station: str, demo: Any = None, viewers: list[str] | None = None
+    ) -> None:
         super().__init__()
         self.client = client
         self.bridge = ClientBridge(client)
@@ -51,7 +55,8 @@ class MainWindow(QMainWindow):
         self.strip = RedundancyStrip()
         self.resize(1500, 920)
 
-        self.wall = VideoWall()
+        self.feed = PictureFeed(client)
+        self.wall = VideoWall(self.feed, viewers)
         bar = QToolBar("Redundancy")
         bar.setObjectName("Redundancy")
         bar.setMovable(False)
@@ -62,6 +67,8 @@ class MainWindow(QMainWindow):
 
         self.cameras = CameraTree()
         self.ptz = PtzPad()
+        self.feed.add(self.cameras.preview)
+        self.feed.add(self.ptz.view)
         self.action_panel = ActionPanel()
         self.events = EventList()
         self.system_log = QListWidget()
@@ -77,6 +84,9 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(log_dock, sys_dock)
         self.tabifyDockWidget(sys_dock, ev_dock)
         log_dock.raise_()
+        # The wall with its pictures gets the room; the logs a strip below it.
+        self.resizeDocks([log_dock], [170], Qt.Orientation.Vertical)
+        self.resizeDocks([ptz_dock], [360], Qt.Orientation.Horizontal)
 
         self._menus()
         self.bridge.viewChanged.connect(self._on_view)
@@ -91,6 +101,8 @@ class MainWindow(QMainWindow):
         self.wall.multiLayoutPicked.connect(
             lambda d, mid: self.spawn(self.act_on_wall("selectMultiLayout", divaid=d, multilayoutid=mid))
         )
+        self.wall.playbackRequested.connect(lambda d, steps: self.spawn(self.playback_steps(d, steps)))
+        self.wall.stationsShown.connect(self._refresh_timer_start)
         self.cameras.cameraChosen.connect(self.choose_camera)
         self.ptz.moveRequested.connect(self._ptz_move)
         self.ptz.recall.connect(lambda n: self.spawn(self._preset("gotoPreset", n)))
@@ -105,6 +117,7 @@ class MainWindow(QMainWindow):
         self._position_timer.timeout.connect(lambda: self.spawn(self._read_position()))
         self._keys()
         self.statusBar().showMessage("Connecting to the managers…")
+        self.feed.start()
         self.spawn(self.load())
 
     # -- plumbing --------------------------------------------------------------------------------------
@@ -129,7 +142,12 @@ class MainWindow(QMainWindow):
             log.error("console task failed: %r", exc)
             self.statusBar().showMessage(f"Error: {exc}", 10000)
 
+    def _refresh_timer_start(self) -> None:
+        self._refresh_timer.start(0)
+
     async def shutdown(self) -> None:
+        self.feed.stop()
+        await self.feed.wait_stopped()
         for t in list(self._tasks):
             t.cancel()
         for t in list(self._tasks):
@@ -185,6 +203,9 @@ class MainWindow(QMainWindow):
         except Exception as exc:
             self.statusBar().showMessage(f"Wall not refreshed: {exc}", 5000)
             return
+        for v in self.viewers:
+            if v.playback_known:
+                self.wall.set_playback(v.divaid, v.playback)
         self.wall.show_wall(self.site, self.viewers)
         self.wallShown.emit()
 
@@ -197,6 +218,18 @@ class MainWindow(QMainWindow):
         if o.in_doubt or (o.result is None and o.failure):
             QMessageBox.warning(self, "Action not confirmed", f"{command} (uid {o.uid}):\n\n{o.message}")
         return o
+
+    async def playback_steps(self, divaid: str, steps: list[tuple[str, dict[str, object]]]) -> None:
+        """A playback button's actions for one viewer station, in order, each with its uid; stops at the first
+        that does not succeed. The panels follow the station's playback time (getHistoricalImage)."""
+        reported = any(v.playback_known for v in self.viewers if v.divaid == divaid)
+        for command, params in steps:
+            o = await self.act(command, **params)
+            if not o.ok:
+                break
+            if not reported:  # a server that does not report playback: the console keeps its own account
+                self.wall.set_playback(divaid, after_action(self.wall.playback.get(divaid), command, o.params))
+        await self.refresh_wall()
 
     async def act_on_wall(self, command: str, **params: object) -> Outcome:
         """An action that changes the wall: redraw it from the server's state, not only when its event arrives."""
@@ -256,6 +289,7 @@ class MainWindow(QMainWindow):
         if cam is None or not cam.ptz:
             return
         self.dome = key
+        self.ptz.view.show_camera(key, f"⟲ {cam.name}", cam)
 
         async def run() -> None:
             try:
@@ -327,6 +361,7 @@ class MainWindow(QMainWindow):
         SettingsDialog(self).exec()
 
     def closeEvent(self, e: Any) -> None:
+        self.feed.stop()
         self._position_timer.stop()
         self._refresh_timer.stop()
         for t in list(self._tasks):

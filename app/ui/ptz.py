@@ -1,5 +1,6 @@
-"""The PTZ pad for the selected dome: press to move (setRelativePosition), release to stop; zoom; the position
-readout (getPosition); presets as buttons (gotoPreset, F1–F12) and storing one (setPreset, confirmed).
+"""The PTZ pad for the selected dome: its live picture (faster while the pad is pressed, so the operator sees it
+move), press to move (setRelativePosition), release to stop; zoom; the position readout (getPosition); presets
+as buttons (gotoPreset, F1–F12) and storing one (setPreset, confirmed).
 
 Signals:
     moveRequested(int pan, int tilt, int zoom)     speeds −1000..1000; all zero = stop
@@ -16,10 +17,14 @@ from PySide6.QtWidgets import (
     QLabel,
     QMessageBox,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
+
+from ..config import DEFAULTS
+from .picture_view import PictureView
 
 SPEED = 500
 
@@ -35,6 +40,10 @@ class PtzPad(QWidget):
         self.title.setWordWrap(True)
         self.position = QLabel("pan — · tilt — · zoom —")
         self.position.setObjectName("TileDetail")
+        self.view = PictureView("", "Picture", DEFAULTS.preview_interval)
+        self.view.setMinimumSize(256, 144)
+        self.view.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.moveRequested.connect(self._steering)
         pad = QGridLayout()
         arrows = {
             (0, 0): ("↖", -1, -1),
@@ -81,11 +90,11 @@ class PtzPad(QWidget):
         store_row.addWidget(store_btn, 1)
         lay = QVBoxLayout(self)
         lay.addWidget(self.title)
+        lay.addWidget(self.view, 1)
         lay.addWidget(self.position)
         lay.addLayout(row)
         lay.addWidget(self.presets_box)
         lay.addLayout(store_row)
-        lay.addStretch(1)
         self.preset_buttons: dict[int, QPushButton] = {}
         self.setEnabled(False)
 
@@ -103,6 +112,13 @@ class PtzPad(QWidget):
             b.clicked.connect(lambda _=False, n=n: self.recall.emit(n))
             self.presets_grid.addWidget(b, i // 2, i % 2)
             self.preset_buttons[n] = b
+
+    def _steering(self, pan: int, tilt: int, zoom: int) -> None:
+        """While the dome moves, its picture is asked for more often (and at once)."""
+        moving = bool(pan or tilt or zoom)
+        self.view.interval = DEFAULTS.steer_interval if moving else DEFAULTS.preview_interval
+        if moving:
+            self.view.due = 0.0
 
     def show_position(self, pan: str, tilt: str, zoom: str) -> None:
         self.position.setText(f"pan {pan} · tilt {tilt} · zoom {zoom}")

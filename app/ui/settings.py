@@ -30,6 +30,8 @@ class ConsoleSettings:
     token: str = field(default="", repr=False)  # sent to the managers (X-SenseTwin-Token); SENSETWIN_TOKEN wins
     pair_token: str = field(default="", repr=False)  # shared by the two consoles of a pair
     ca_bundle: str = ""  # PEM file of the CA that signed https managers' and servers' certificates
+    # This workstation's viewer stations on the wall (names or divaids); [] = all on a small site, else the first.
+    viewers: list[str] = field(default_factory=list)
 
     def problems(self) -> list[str]:
         """Every reason these settings cannot be used, in words for the person who typed them."""
@@ -61,6 +63,8 @@ class ConsoleSettings:
                     out.append("Pair token: a peer link on a network address needs one (the same on both consoles).")
             except ValueError as exc:
                 out.append(f"Peer link listens on: {exc}.")
+        if not isinstance(self.viewers, list) or not all(isinstance(v, str) and v.strip() for v in self.viewers):
+            out.append('Viewer stations: a list of station names or ids, e.g. ["Operator desk 1"].')
         if self.ca_bundle and not Path(self.ca_bundle).is_file():
             out.append(f"CA bundle: {self.ca_bundle} does not exist.")
         return out

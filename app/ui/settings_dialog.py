@@ -48,6 +48,8 @@ class SettingsDialog(QDialog):
         self.pair_token.setEchoMode(QLineEdit.EchoMode.Password)
         self.ca_bundle = QLineEdit(s.ca_bundle)
         self.ca_bundle.setPlaceholderText("empty: the system's trusted CAs")
+        self.viewers = QLineEdit(", ".join(s.viewers))
+        self.viewers.setPlaceholderText("empty: all stations of a small site, else the first")
         form = QFormLayout()
         for label, w in (
             ("Station name", self.station),
@@ -62,6 +64,7 @@ class SettingsDialog(QDialog):
             ("Access token (from the installer)", self.token),
             ("Pair token (same on both consoles)", self.pair_token),
             ("CA bundle for https (PEM file)", self.ca_bundle),
+            ("This workstation's viewer stations (names or ids)", self.viewers),
         ):
             form.addRow(label, w)
         self.error = QLabel("")
@@ -93,6 +96,7 @@ class SettingsDialog(QDialog):
             self.token.text().strip(),
             self.pair_token.text().strip(),
             self.ca_bundle.text().strip(),
+            [v.strip() for v in self.viewers.text().split(",") if v.strip()],
         )
 
     def try_save(self) -> None:

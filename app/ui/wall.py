@@ -1,22 +1,30 @@
-"""The video wall: every viewer station, its monitors, each monitor's layout drawn as its panel grid with the
-camera on each panel. Drop a camera on a panel to select it there; pick a layout per monitor.
+"""The video wall: this workstation's viewer stations (a picker switches to any other), their monitors, each
+monitor's layout drawn as its panel grid with the camera's picture on each panel. Drop a camera on a panel to
+select it there; pick a layout per monitor; play a station back.
 
 Signals (VideoWall):
     cameraDropped(str divaid, int monitor, str layoutid, str panelid, str camera_key)
     layoutPicked(str divaid, int monitor, str layoutid)
     multiLayoutPicked(str divaid, str multilayoutid)
     panelSelected(str divaid, int monitor, str layoutid, str panelid, str camera_key)
+    playbackRequested(str divaid, object steps)     steps: [(command, params), ...] to send in order
+    stationsShown()                                 the wall was redrawn for other viewer stations
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QMimeData, QRect, Qt, Signal
+from PySide6.QtCore import QMimeData, QRect, QTimer, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QMouseEvent, QResizeEvent
-from PySide6.QtWidgets import QComboBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from ..client.site import LayoutShape, MonitorState, Site, ViewerState
+from ..client.playback import Playback
+from ..client.site import LayoutShape, MonitorState, Site, ViewerState, own_viewers
+from ..config import DEFAULTS
+from .picture_view import PictureView
+from .pictures import PictureFeed
+from .playback import PlaybackBar
 
 CAMERA_MIME = "application/x-sensetwin-camera"
 
@@ -28,34 +36,22 @@ def camera_mime(key: str) -> QMimeData:
     return m
 
 
-class PanelWidget(QFrame):
+class PanelWidget(PictureView):
+    """One panel: its camera's picture (the feed fills it), the panel's and the camera's names over it."""
+
     dropped = Signal(str)
     clicked = Signal()
 
     def __init__(self, name: str) -> None:
-        super().__init__()
-        self.setObjectName("Panel")
+        super().__init__(name, "Panel", DEFAULTS.picture_interval)
         self.setAcceptDrops(True)
-        self.title = QLabel(name)
-        self.title.setObjectName("PanelHint")
-        self.camera = QLabel("— empty —")
-        self.camera.setObjectName("PanelName")
-        self.camera.setWordWrap(True)
-        self.camera.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(4, 2, 4, 2)
-        lay.addWidget(self.title)
-        lay.addWidget(self.camera, 1)
-        self.camera_key = ""
 
     def set_prop(self, name: str, value: bool) -> None:
-        self.setProperty(name, "true" if value else "false")
-        self.style().unpolish(self)
-        self.style().polish(self)
-
-    def show_camera(self, key: str, label: str) -> None:
-        self.camera_key = key
-        self.camera.setText(label or "— empty —")
+        text = "true" if value else "false"
+        if self.property(name) != text:
+            self.setProperty(name, text)
+            self.style().unpolish(self)
+            self.style().polish(self)
 
     def dragEnterEvent(self, e: QDragEnterEvent) -> None:
         if e.mimeData().hasFormat(CAMERA_MIME):
@@ -80,7 +76,7 @@ class PanelArea(QWidget):
 
     def __init__(self, on_new_panel: Callable[[str, PanelWidget], None]) -> None:
         super().__init__()
-        self.setMinimumSize(220, 130)
+        self.setMinimumSize(200, 112)
         self.panels: dict[str, PanelWidget] = {}
         self._shape: LayoutShape | None = None
         self._on_new_panel = on_new_panel
@@ -153,10 +149,14 @@ class MonitorWidget(QWidget):
         for pid, w in self.area.panels.items():
             key = mon.cameras.get(pid, "")
             cam = self.wall.site.cameras.get(key)
-            w.show_camera(key, (cam.name + ("  ⟲ PTZ" if cam.ptz else "")) if cam else "")
+            w.show_camera(key, (cam.name + ("  ⟲ PTZ" if cam.ptz else "")) if cam else "", cam)
             w.set_prop("pending", (self.divaid, self.index, mon.layoutid, pid) in self.wall.pending)
 
     def _wire(self, pid: str, w: PanelWidget) -> None:
+        divaid = self.divaid
+        w.playback = lambda: self.wall.playback.get(divaid)
+        if self.wall.feed is not None:
+            self.wall.feed.add(w)
         w.dropped.connect(lambda key: self.wall.cameraDropped.emit(self.divaid, self.index, self.layoutid, pid, key))
         w.clicked.connect(
             lambda: self.wall.panelSelected.emit(self.divaid, self.index, self.layoutid, pid, w.camera_key)
@@ -168,32 +168,117 @@ class VideoWall(QWidget):
     cameraDropped = Signal(str, int, str, str, str)
     layoutPicked = Signal(str, int, str)
     panelSelected = Signal(str, int, str, str, str)
+    playbackRequested = Signal(str, object)
+    stationsShown = Signal()
 
-    def __init__(self) -> None:
+    def __init__(self, feed: PictureFeed | None = None, wanted: list[str] | None = None) -> None:
         super().__init__()
+        self.feed = feed
+        self.wanted = list(wanted or [])  # the console's `viewers` setting: names or ids ([] = the default)
         self.site = Site()
+        self.viewers: list[ViewerState] = []
+        self.own: list[str] = []  # this workstation's stations (divaids)
+        self.shown: list[str] = []  # the stations drawn now
         self.monitors: dict[tuple[str, int], MonitorWidget] = {}
+        self.bars: dict[str, PlaybackBar] = {}
+        self.playback: dict[str, Playback] = {}  # divaid -> its playback; absent = live
         self.pending: set[tuple[str, int, str, str]] = set()
-        self.grid = QGridLayout(self)
+        self.picker = QComboBox()
+        self.picker.setObjectName("StationPicker")
+        self.picker.setToolTip("Which viewer stations the wall shows: this workstation's, or any other")
+        self.picker.activated.connect(self._picked_station)
+        top = QHBoxLayout()
+        top.setContentsMargins(4, 4, 4, 0)
+        label = QLabel("Viewer stations")
+        label.setObjectName("TileTitle")
+        top.addWidget(label)
+        top.addWidget(self.picker, 1)
+        self.outer = QVBoxLayout(self)
+        self.outer.setContentsMargins(0, 0, 0, 0)
+        self.outer.addLayout(top)
+        self.body = QWidget()
+        self.grid = QGridLayout(self.body)
         self.grid.setContentsMargins(4, 4, 4, 4)
-        self.hint = QLabel("Waiting for the wall (getLayoutStatus)…")
+        self.hint: QLabel | None = QLabel("Waiting for the wall (getLayoutStatus)…")
         self.grid.addWidget(self.hint, 0, 0)
+        self.outer.addWidget(self.body, 1)
+        self._picker_ids: list[str] = []
+        self._clock = QTimer(self)
+        self._clock.timeout.connect(self._tick_bars)
+        self._clock.start(1000)
+
+    # -- which stations ---------------------------------------------------------------------------------
+
+    def show_stations(self, divaids: list[str]) -> None:
+        """Draw these stations (the picker's choice); the next show_wall fills them."""
+        self.shown = [d for d in divaids if any(v.divaid == d for v in self.viewers)] or self.own
+        self._rebuild()
+        self.stationsShown.emit()
+
+    def _picked_station(self, i: int) -> None:
+        data = str(self.picker.itemData(i) or "")
+        self.show_stations(self.own if data == "own" else [data])
+
+    def _fill_picker(self) -> None:
+        ids = [v.divaid for v in self.viewers]
+        if ids == self._picker_ids:
+            return
+        self._picker_ids = ids
+        self.own = own_viewers(self.viewers, self.wanted, DEFAULTS.wall_all_viewers_up_to)
+        names = [v.name for v in self.viewers if v.divaid in self.own]
+        self.picker.clear()
+        own_label = f"All stations ({len(names)})" if len(self.own) == len(ids) > 1 else "This workstation"
+        self.picker.addItem(f"{own_label}: {', '.join(names)}", "own")
+        for v in self.viewers:
+            self.picker.addItem(f"▣ {v.name}", v.divaid)
+        if not self.shown or not set(self.shown) <= set(ids):
+            self.shown = self.own
+
+    # -- drawing --------------------------------------------------------------------------------------
 
     def show_wall(self, site: Site, viewers: list[ViewerState]) -> None:
-        self.site = site
-        if self.hint is not None:
-            self.hint.deleteLater()
-            self.hint = None  # type: ignore[assignment]
-        for row, v in enumerate(viewers):
+        if not site.layouts:
+            return  # the site is not read yet (a wall read can come first): nothing to draw panels with
+        new_site = site is not self.site
+        self.site, self.viewers = site, viewers
+        self._fill_picker()
+        built = {d for d, _ in self.monitors}
+        if new_site or built != set(self.shown) or self.hint is not None:
+            self._rebuild()
+        for v in viewers:
+            if v.divaid not in self.shown:
+                continue
             for mon in v.monitors:
-                key = (v.divaid, mon.index)
-                if key not in self.monitors:
-                    w = MonitorWidget(self, v, mon)
-                    self.monitors[key] = w
-                    if mon.index == 0:
-                        self.grid.addWidget(self._viewer_header(v), row * 2, 0, 1, 2)
-                    self.grid.addWidget(w, row * 2 + 1, mon.index)
-                self.monitors[key].show_monitor(mon)
+                w = self.monitors.get((v.divaid, mon.index))
+                if w is not None:
+                    w.show_monitor(mon)
+            bar = self.bars.get(v.divaid)
+            if bar is not None:
+                bar.show_state(self.playback.get(v.divaid))
+
+    def _rebuild(self) -> None:
+        self.outer.removeWidget(self.body)
+        self.body.deleteLater()
+        self.hint = None
+        self.body = QWidget()
+        self.grid = QGridLayout(self.body)
+        self.grid.setContentsMargins(4, 4, 4, 4)
+        self.outer.addWidget(self.body, 1)
+        self.monitors, self.bars = {}, {}
+        row = 0
+        for v in self.viewers:
+            if v.divaid not in self.shown:
+                continue
+            # Up to three monitors side by side, more in rows of two (four monitors of a desk as a 2×2 block
+            # keep the panels' shape).
+            cols = len(v.monitors) if len(v.monitors) <= 3 else 2
+            self.grid.addWidget(self._viewer_header(v), row, 0, 1, max(1, cols))
+            for i, mon in enumerate(v.monitors):
+                w = MonitorWidget(self, v, mon)
+                self.monitors[(v.divaid, mon.index)] = w
+                self.grid.addWidget(w, row + 1 + i // max(1, cols), i % max(1, cols))
+                w.show_monitor(mon)
+            row += 1 + -(-len(v.monitors) // max(1, cols))
 
     def _viewer_header(self, v: ViewerState) -> QWidget:
         head = QWidget()
@@ -202,8 +287,14 @@ class VideoWall(QWidget):
         title = QLabel(f"▣ {v.name}")
         title.setObjectName("TileTitle")
         row.addWidget(title)
-        row.addStretch(1)
+        bar = PlaybackBar(v.divaid)
+        bar.requested.connect(self.playbackRequested.emit)
+        bar.show_state(self.playback.get(v.divaid))
+        self.bars[v.divaid] = bar
+        row.addWidget(bar, 1)
         box = QComboBox()
+        box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        box.setMinimumContentsLength(10)
         box.setToolTip("Show a multilayout on all monitors of this viewer (selectMultiLayout)")
         box.addItem("Multilayout…", "")
         for mid, name, divaid in self.site.multilayouts:
@@ -213,8 +304,39 @@ class VideoWall(QWidget):
         row.addWidget(box)
         return head
 
+    def set_playback(self, divaid: str, state: Playback | None) -> None:
+        old = self.playback.get(divaid)
+        if state is None:
+            self.playback.pop(divaid, None)
+        else:
+            self.playback[divaid] = state
+        if _jumped(old, state):  # the station went to another moment: its panels ask for it at once
+            for (d, _), mon in self.monitors.items():
+                if d == divaid:
+                    for p in mon.area.panels.values():
+                        p.due = 0.0
+        bar = self.bars.get(divaid)
+        if bar is not None:
+            bar.show_state(state)
+
+    def _tick_bars(self) -> None:
+        for divaid, bar in self.bars.items():
+            pb = self.playback.get(divaid)
+            if pb is not None and bar.isVisible():
+                bar.status.setText(pb.label())
+                bar.status.setToolTip(pb.label())
+
+    def panels(self) -> list[PanelWidget]:
+        return [p for m in self.monitors.values() for p in m.area.panels.values()]
+
     def _multi(self, divaid: str, box: QComboBox, i: int) -> None:
         mid = str(box.itemData(i) or "")
         box.setCurrentIndex(0)
         if mid:
             self.multiLayoutPicked.emit(divaid, mid)
+
+
+def _jumped(old: Playback | None, new: Playback | None) -> bool:
+    if old is None or new is None:
+        return old is not new
+    return old.speed != new.speed or abs((old.at() - new.at()).total_seconds()) > 1.5
