@@ -177,15 +177,18 @@ def test_kill_primary_manager_mid_stream_every_action_answered_once(system: Topo
     # liveness lease runs out (2 s): they are answered "claimed by the primary, not finished" or in doubt, and never
     # executed after the console gave up.
     # Every other action is answered Ok within the console's timeout.
-    caught = [r for r in results if r[1] != "Ok"]
+    # (One the dead primary had sent is answered Ok once the server confirms it: also only after those 2 s.)
+    caught = [r for r in results if r[1] != "Ok" or r[2] >= DEFAULTS.client_timeout]
     assert len(caught) <= 4, caught
-    assert all("may or may not have been executed" in r[1] or "has not finished it" in r[1] for r in caught), caught
-    slowest = max(r[2] for r in results if r[1] == "Ok")
+    assert all(
+        r[1] == "Ok" or "may or may not have been executed" in r[1] or "has not finished it" in r[1] for r in caught
+    ), caught
+    slowest = max(r[2] for r in results if r not in caught)
     print(f"slowest Ok action {slowest:.2f} s; {len(caught)} in doubt")
     assert slowest < DEFAULTS.client_timeout, f"slowest action took {slowest:.2f} s"
     counts = journal_counts(system.journal)
     assert all(counts.get(r[0], 0) <= 1 for r in caught)  # in doubt, not executed again
-    _check_once(system, [r for r in results if r[1] == "Ok"], [sm], also=[r[0] for r in caught])
+    _check_once(system, [r for r in results if r[1] == "Ok"], [sm], also=[r[0] for r in caught if r[1] != "Ok"])
     assert manager_field(sm, "mode") == "normal"
     # Start the primary again: it claims at once, and the secondary goes back to failover mode when it sees the
     # primary's claims in etcd. Until then both claim; one claim per uid wins.
