@@ -374,7 +374,9 @@ class Coordination:
             except Exception as exc:  # the keepalive must outlive any one bad answer
                 if not isinstance(exc, EtcdError):
                     log.exception("etcd keepalive failed")
-                self._set_health(False, str(exc))
+                if loop.time() - last_ok > self.ttl / 2:
+                    # One keepalive lost to a member that just died is not an outage: the next goes to another.
+                    self._set_health(False, str(exc))
                 if loop.time() - last_ok > self.ttl:
                     self._registered.clear()  # the lease has run out by now: claims would fail anyway
 

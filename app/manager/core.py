@@ -152,10 +152,11 @@ class Manager:
         return self.state.mode.value
 
     def may_forward(self) -> bool:
-        """Whether this manager claims new actions at once (the primary, or the secondary in normal mode) and can
-        do so now (etcd usable, an active server)."""
-        claims_first = self.role is Role.PRIMARY or self.state.mode is Mode.NORMAL
-        return claims_first and self.coord.health.ok and self.servers.active is not None
+        """Whether this manager is the one that executes new actions now: the primary, or the secondary in normal
+        mode or with no live primary in etcd (it claims each action after the queue timeout); and it can (etcd
+        usable, an active server)."""
+        executes = self.role is Role.PRIMARY or self.state.mode is Mode.NORMAL or self.coord.peer() is None
+        return executes and self.coord.health.ok and self.servers.active is not None
 
     def _event(self, kind: str, text: str, value: str = "") -> None:
         log.warning("%s", text)
@@ -299,8 +300,10 @@ class Manager:
                         await self._in_doubt_of_dead(uid, p, rec)
                         continue
                     # Claimed by the live peer: its done (or its death) will come through the watch.
-                    await self.coord.wait_change(uid, max(0.05, p.deadline + self.s.upstream_timeout + 0.5 - now))
-                    if loop.time() > p.deadline + self.s.upstream_timeout + 0.5:
+                    # Until its done, or its liveness lapses (then it is in doubt, settled once for every copy).
+                    patience = max(p.deadline + self.s.upstream_timeout, p.at + self.s.etcd_ttl) + 0.5
+                    await self.coord.wait_change(uid, max(0.05, patience - now))
+                    if loop.time() > patience:
                         self._answer(p, self._peer_slow(rec))
                         return
                     continue
@@ -314,9 +317,10 @@ class Manager:
                     # No server to send to: claiming now would only keep the uid from a manager that has one.
                     await self.servers.wait_change(min(self.s.server_poll, max(0.01, p.deadline - now)))
                     continue
-                if self.role is Role.SECONDARY and self.state.mode is Mode.FAILOVER:
+                taking_over = self.role is Role.SECONDARY and self.state.mode is Mode.FAILOVER
+                if await self._claim(uid, p) and taking_over:
+                    # Only a won claim says the primary is not claiming: a lost one was the primary's, just slow.
                     self._set_mode(Mode.NORMAL, f"uid {uid} waited {self.s.queue_timeout:.1f} s and nobody claimed it")
-                await self._claim(uid, p)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -343,7 +347,8 @@ class Manager:
         p.unsure = False
         return rec
 
-    async def _claim(self, uid: str, p: Pending) -> None:
+    async def _claim(self, uid: str, p: Pending) -> bool:
+        """Try to win the uid; True when we did (the caller's loop then executes it from the cached record)."""
         self.counts.claims += 1
         try:
             result = await self.coord.claim(uid, p.cmd.name, p.params)
@@ -351,17 +356,18 @@ class Manager:
             self.counts.etcd_errors += 1
             log.warning("uid %s: claim outcome unknown (%s); reading it again", uid, exc)
             p.unsure = True
-            return
+            return False
         except EtcdError as exc:
             self.counts.etcd_errors += 1
             loop = asyncio.get_running_loop()
             if loop.time() + 0.1 > p.deadline:
                 self._answer(p, self._unavailable(str(exc)))
-                return
+                return False
             await asyncio.sleep(0.05)
-            return
+            return False
         if not result.won:
             self.counts.claims_lost += 1
+        return result.won
 
     def _unavailable(self, why: str) -> bytes:
         self.counts.not_executed += 1
