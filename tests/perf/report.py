@@ -86,6 +86,15 @@ def main(argv: list[str] | None = None) -> int:
                 ),
                 ("action p50 / p99, sequential", f"{sim['action_p50_ms_c1']} / {sim['action_p99_ms_c1']} ms"),
                 (
+                    "render of a live picture (JPEG included), 320×176 / 640×352: fixed camera; dome moving, p50",
+                    f"{sim.get('render_320x176_fixed_p50_ms')} / {sim.get('render_640x352_fixed_p50_ms')} ms; "
+                    f"{sim.get('render_320x176_moving_dome_p50_ms')} / {sim.get('render_640x352_moving_dome_p50_ms')} ms",
+                ),
+                (
+                    "live pictures served per second, 8 concurrent (p50)",
+                    f"{sim.get('live_images_per_s_c8')} ({sim.get('live_image_p50_ms_c8')} ms)",
+                ),
+                (
                     f"takeover after kill -9 over {sim['kills']} kills, p50 / max",
                     f"{sim['takeover_ms_p50']} / {sim['takeover_ms_max']} ms (200 ms heartbeat, 3 misses)",
                 ),
@@ -175,6 +184,22 @@ def main(argv: list[str] | None = None) -> int:
                     f"{ui['stall_ms_actions']} ms (target < 50)",
                 ),
                 ("longest UI-thread stall during a failover", f"{ui['stall_ms_failover']} ms (target < 50)"),
+                (
+                    f"{ui.get('panels_live', 24)} panels live: longest UI-thread stall / frames shown per second "
+                    "(asked) / console CPU",
+                    f"{ui.get('stall_ms_live')} ms / {ui.get('frames_per_s_shown')} ({ui.get('frames_per_s_asked')}) "
+                    f"/ {ui.get('cpu_percent_live')} % of a core",
+                ),
+                (
+                    "start to the wall, demo site / big site (2,000 cameras, 30 viewer stations)",
+                    f"{ui['startup_ms']} / {ui.get('big_startup_ms')} ms",
+                ),
+                (
+                    "camera filter per keystroke, median / max: demo site / big site",
+                    f"{ui.get('filter_ms_per_key_median')} / {ui.get('filter_ms_per_key_max')} ms; "
+                    f"{ui.get('big_filter_ms_per_key_median')} / {ui.get('big_filter_ms_per_key_max')} ms",
+                ),
+                ("console memory (RSS), demo site / big site", f"{ui.get('rss_mb')} / {ui.get('big_rss_mb')} MB"),
             ]
         )
     )
