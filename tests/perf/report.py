@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
                 (
                     "render of a live picture (JPEG included), 320×176 / 640×352: fixed camera; dome moving, p50",
                     f"{sim.get('render_320x176_fixed_p50_ms')} / {sim.get('render_640x352_fixed_p50_ms')} ms; "
-                    f"{sim.get('render_320x176_moving_dome_p50_ms')} / {sim.get('render_640x352_moving_dome_p50_ms')} ms",
+                    f"{sim.get('render_320x176_moving_dome_p50_ms')} / "
+                    f"{sim.get('render_640x352_moving_dome_p50_ms')} ms",
                 ),
                 (
                     "live pictures served per second, 8 concurrent (p50)",
