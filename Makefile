@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 
 BUNDLE := dist/sensetwin/sensetwin
 
-.PHONY: demo test lint bench bundle bundle-test clean etcd
+.PHONY: demo test lint bench bundle bundle-test clean etcd xcb-libs
 
 # The managers keep every action's uid in etcd (Debian/Ubuntu package etcd-server): installed when we may
 # (root, or sudo without a password), otherwise one line says how, before anything starts.
@@ -24,7 +24,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	@touch $(STAMP)
 
-demo: etcd $(STAMP)
+# Qt's xcb plugin aborts the console on a desktop without its libraries: install them when we may, else the
+# console says which (the demo system runs headless either way).
+xcb-libs: $(STAMP)
+	@missing=$$($(BIN)/python -c 'from app.ui import xcb; m = xcb.missing_libraries() if xcb.uses_xcb() else []; print(xcb.install_command(m).removeprefix("sudo apt-get install ") if m else "")'); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
+		elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo apt-get update -qq && sudo apt-get install -y -qq --no-install-recommends $$missing; \
+		else echo "The console needs: sudo apt-get install $$missing (the demo system still runs headless)" >&2; fi; fi
+
+demo: etcd $(STAMP) xcb-libs
 	$(BIN)/sensetwin demo
 
 lint: $(STAMP)

@@ -255,6 +255,12 @@ def _console() -> int:
             file=sys.stderr,
         )
         return 2
+    from .ui import xcb
+
+    why = xcb.problem()
+    if why:  # Qt would abort with a message that names the wrong library
+        print(f"sensetwin: {why}", file=sys.stderr)
+        return 2
     return run_console(settings)
 
 

@@ -25,9 +25,13 @@ def run_demo(state_dir: Path | None, console: bool = True, screenshot: Path | No
             print(f"  {p.name:<18} {p.url}   (log {p.log_path})")
         print(f"  journal            {topo.journal}", flush=True)
         if console:
+            from ..ui import xcb
             from ..ui.app import display_available
 
-            if display_available():
+            why = xcb.problem()
+            if why:  # Qt would abort the whole process: say what to install, keep the system running
+                print(f"sensetwin demo: {why}. The demo system keeps running headless.", file=sys.stderr)
+            elif display_available():
                 from ..ui.app import run_console
                 from ..ui.settings import ConsoleSettings
 
@@ -38,11 +42,12 @@ def run_demo(state_dir: Path | None, console: bool = True, screenshot: Path | No
                     servers=[urls["primary server"], urls["secondary server"]],
                 )
                 return run_console(s, demo=topo, screenshot=screenshot)
-            print(
-                "No display found (DISPLAY is not set): the console cannot open here. Run under `xvfb-run`, or\n"
-                "set QT_QPA_PLATFORM=offscreen with --screenshot FILE. The system keeps running headless.",
-                file=sys.stderr,
-            )
+            else:
+                print(
+                    "No display found (DISPLAY is not set): the console cannot open here. Run under `xvfb-run`, or\n"
+                    "set QT_QPA_PLATFORM=offscreen with --screenshot FILE. The system keeps running headless.",
+                    file=sys.stderr,
+                )
         print("Press Ctrl+C to stop every part.", flush=True)
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
