@@ -14,6 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 TOKEN_HEADER = "X-SenseTwin-Token"
+# Our extension on actions a manager forwards: the epoch of the server it chose as active (a fencing token). A
+# server whose epoch changed since refuses the command (-107) instead of running it late; a real Sense server
+# ignores the header.
+EPOCH_HEADER = "X-SenseTwin-Epoch"
 MIN_TOKEN_LENGTH = 16
 MAX_TOKEN_LENGTH = 256
 

@@ -29,10 +29,10 @@ def make_app() -> web.Application:
 
     async def command(request: web.Request) -> web.Response:
         cam = request.query.get("cameraid", "")
-        if request.query.get("command") != "getLiveImage":
-            return web.Response(
-                body=b'<result errorcode="0"><description>Ok</description></result>', content_type="text/xml"
-            )
+        if request.query.get("command") != "getLiveImage":  # an action: tell which epoch the sender chose us for
+            epoch = request.headers.get("X-SenseTwin-Epoch", "none")
+            body = f'<result errorcode="0"><description>epoch={epoch}</description></result>'.encode()
+            return web.Response(body=body, content_type="text/xml")
         if cam == "down":
             return web.Response(
                 body=b'<result errorcode="-21"><description>Device not active</description></result>',

@@ -18,6 +18,7 @@ import aiohttp
 
 from ..config import DEFAULTS
 from ..http_service import BodyTooLarge, read_body, upstream_session
+from ..security import EPOCH_HEADER
 from ..sense import ResultCode, SenseError, XmlError, parse_result, parse_xml
 from ..sense.login import Login
 from ..tasks import cancel_and_wait
@@ -235,7 +236,11 @@ class ServerFollower:
                 await self.refresh()
                 continue
             try:
-                async with self._session.get(f"{target.url}/command?{query}", timeout=self._timeout(read)) as r:
+                # A fencing token (security.py) on actions, where the server told us its epoch.
+                headers = {EPOCH_HEADER: str(target.epoch)} if not read and target.epoch > 0 else None
+                async with self._session.get(
+                    f"{target.url}/command?{query}", headers=headers, timeout=self._timeout(read)
+                ) as r:
                     body = await read_body(r, MAX_ANSWER_BYTES, target.label)
                     ctype = r.headers.get("Content-Type", "")
             except BodyTooLarge as exc:

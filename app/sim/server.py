@@ -13,7 +13,7 @@ from aiohttp import web
 
 from ..config import DEFAULTS
 from ..http_service import error_response, sense_errors, serve, xml_response
-from ..security import server_tls
+from ..security import EPOCH_HEADER, server_tls
 from ..sense import ResultCode, SenseError, decode, el, fields, lookup, parse_xml, result_xml, to_bytes
 from ..sense.catalogue import Command, Kind, Param, ParamType, validate
 from ..sense.events import EventLog, utc_now
@@ -136,6 +136,16 @@ class Simulator:
             return xml_response(result_xml(0, None, *await handler(values)))
         async with self.pair.lock:
             await self.pair.ensure_can_act()
+            sent_for = request.headers.get(EPOCH_HEADER)
+            if sent_for is not None and sent_for.strip() != str(self.pair.epoch):
+                # A fencing token: the sender chose us as the active server of that epoch. Since then we went
+                # standby or took the lead again (a pause, a failback): the command may have waited in our socket,
+                # and executing it now would be late. It is certainly not executed; the sender may send it again.
+                raise SenseError.of(
+                    ResultCode.STALE_SERVER,
+                    f"this command was sent to the active server of epoch {sent_for[:20]!r}; this server's epoch is "
+                    f"now {self.pair.epoch}: not executed, send it again to the active server",
+                )
             self.world.current_uid = req.uid
             try:
                 await handler(values)

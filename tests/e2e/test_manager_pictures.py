@@ -48,3 +48,8 @@ def test_a_picture_over_the_limit_is_refused_with_the_limit_named(picture_system
     r = httpx.get(f"{picture_system[0]}/command?command=getLiveImage&serverid=1&cameraid=huge", timeout=10)
     assert r.headers["content-type"].startswith("text/xml")
     assert b'errorcode="-110"' in r.content and b"8 MiB" in r.content
+
+
+def test_an_action_carries_the_active_servers_epoch_as_a_fencing_token(picture_system: tuple[str, str]) -> None:
+    r = httpx.get(f"{picture_system[0]}/command?command=selectLayout&layoutid=1&uid=fence-1", timeout=5)
+    assert b"epoch=1" in r.content, r.content  # the fake server's /info says epoch 1
