@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 
+from app.ui import xcb
 from tests.lab.net import ROOT, Lab, in_user_namespace, netns_pids, privileged, userns_possible
 
 pytestmark = pytest.mark.slow
@@ -49,23 +50,7 @@ QXCB = Path(sys.prefix, "lib", f"python{sys.version_info[0]}.{sys.version_info[1
 QXCB = QXCB / "PySide6" / "Qt" / "plugins" / "platforms" / "libqxcb.so"
 # What the real X window needs beyond what Qt needs offscreen (.ci/run installs the same): the X server, its
 # cookie tool, and the libraries Qt's xcb platform plugin loads, by the package that ships each.
-XCB_PACKAGES = {
-    "libxcb-icccm.so.4": "libxcb-icccm4",
-    "libxcb-keysyms.so.1": "libxcb-keysyms1",
-    "libxcb-cursor.so.0": "libxcb-cursor0",
-    "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
-    "libxcb-render-util.so.0": "libxcb-render-util0",
-    "libxcb-image.so.0": "libxcb-image0",
-    "libxcb-util.so.1": "libxcb-util1",
-    "libxcb-randr.so.0": "libxcb-randr0",
-    "libxcb-shape.so.0": "libxcb-shape0",
-    "libxcb-sync.so.1": "libxcb-sync1",
-    "libxcb-xfixes.so.0": "libxcb-xfixes0",
-    "libxcb-xkb.so.1": "libxcb-xkb1",
-    "libxcb-shm.so.0": "libxcb-shm0",
-    "libxcb-render.so.0": "libxcb-render0",
-    "libX11-xcb.so.1": "libx11-xcb1",
-}
+XCB_PACKAGES = xcb.PACKAGES  # one list: app/ui/xcb.py, which the console and `make demo` use too
 
 
 def missing_packages() -> list[str]:
