@@ -598,13 +598,14 @@ class LabChaos(Chaos):
 def print_table(kinds: dict[str, dict[str, Any]]) -> None:
     cols = ["faults", "actions", "availability", "doubled", "reexecuted", "lost", "exec_failed", "in_doubt"]
     cols += ["late", "stale", "unanswered", "failover_ms_max"]
-    print(f"{'fault kind':<16}" + "".join(f"{c:>13}" for c in cols))
+    print(f"{'fault kind':<16}" + "".join(f"{c:>{max(13, len(c) + 1)}}" for c in cols))
     for kind in sorted(kinds, key=lambda k: (k in ("recovering", "no fault"), k == "no fault", k)):
         row = kinds[kind]
         cells = []
         for c in cols:
             v = row.get(c)
-            cells.append(f"{'-' if v is None else (f'{v:.0%}' if c == 'availability' else v):>13}")
+            text = "-" if v is None else (f"{v:.0%}" if c == "availability" else str(v))
+            cells.append(f"{text:>{max(13, len(c) + 1)}}")
         print(f"{kind:<16}" + "".join(cells))
 
 
