@@ -48,6 +48,7 @@ from .etcd import (
 
 log = logging.getLogger(__name__)
 PROJECT = "sensetwin"
+SETTLE_BATCH = 64  # done/expired writes in one transaction at most (etcd's default max-txn-ops is 128)
 
 
 class CoordinationError(Exception):
@@ -181,6 +182,8 @@ class Coordination:
         self._tasks: list[asyncio.Task[None]] = []
         self._watch_from = 0
         self._registered = asyncio.Event()
+        self._settling: list[tuple[UidRecord, UidRecord, asyncio.Future[UidRecord]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     # -- keys ------------------------------------------------------------------------------------------------
 
@@ -213,7 +216,7 @@ class Coordination:
         ]
 
     async def close(self) -> None:
-        await cancel_and_wait(self._tasks)
+        await cancel_and_wait([*self._tasks, self._flusher])
         if self.live_lease:
             await self.client.revoke(self.live_lease)  # the peer sees us go at once, not after the TTL
         self._lease_file().unlink(missing_ok=True)
@@ -551,12 +554,55 @@ class Coordination:
     async def settle(
         self, rec: UidRecord, state: str, code: int | None, answer: bytes | None, reexecuted: bool = False
     ) -> UidRecord:
-        """Write `done` or `expired` over `rec` (compare on its revision); the record that holds the uid after."""
+        """Write `done` or `expired` over `rec` (compare on its revision); the record that holds the uid after.
+
+        Group commit: settles that arrive while one is on its way to etcd go together in one transaction (each
+        under its own compare; if any compare fails, each is written alone), so a busy manager makes fewer etcd
+        requests without making a quiet one wait."""
         new = UidRecord(
             rec.uid, state, rec.by, rec.instance, rec.command, rec.params, code, answer, 0, rec.lease, reexecuted
         )
         if rec.instance != self.instance:
             new.by, new.instance = self.role, self.instance  # we settle a dead manager's claim
+        fut: asyncio.Future[UidRecord] = asyncio.get_running_loop().create_future()
+        self._settling.append((rec, new, fut))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_settles(), name="etcd-settle")
+        return await fut
+
+    async def _flush_settles(self) -> None:
+        while self._settling:
+            batch, self._settling = self._settling[:SETTLE_BATCH], self._settling[SETTLE_BATCH:]
+            keys = [self.uid_key(rec.uid) for rec, _, _ in batch]
+            if len(batch) > 1 and len(set(keys)) == len(keys):
+                try:
+                    r = await self.client.txn(
+                        [cmp_mod(k, rec.mod_revision) for k, (rec, _, _) in zip(keys, batch, strict=True)],
+                        [op_put(k, new.value(), rec.lease) for k, (rec, new, _) in zip(keys, batch, strict=True)],
+                    )
+                except EtcdError as exc:
+                    for _, _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                    continue
+                if r.succeeded:
+                    for _, new, fut in batch:
+                        new.mod_revision = r.revision
+                        self._remember(new)
+                        if not fut.done():
+                            fut.set_result(new)
+                    continue
+            for rec, new, fut in batch:  # one at a time: a compare failed, or a single settle
+                try:
+                    result = await self._settle_one(rec, new)
+                except EtcdError as exc:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                    continue
+                if not fut.done():
+                    fut.set_result(result)
+
+    async def _settle_one(self, rec: UidRecord, new: UidRecord) -> UidRecord:
         key = self.uid_key(rec.uid)
         r = await self.client.txn(
             [cmp_mod(key, rec.mod_revision)], [op_put(key, new.value(), rec.lease)], [op_get(key)]
