@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}. "
         "Everything on loopback but the lab section (its own hosts in network namespaces), every part a real "
         "process. Times are compared with baselines measured in the same run (a direct call to the simulated "
-        "server), so the ratios carry over to other machines better than the milliseconds do. Produced by `make bench` (`python -m tests.perf.report`).\n"
+        "server), so the ratios carry over to other machines better than the milliseconds do. "
+        "Produced by `make bench` (`python -m tests.perf.report`).\n"
     ]
     md.append("## Simulated server (`tests/perf/sim.py`)\n\n")
     md.append(
