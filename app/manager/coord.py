@@ -38,6 +38,7 @@ from .etcd import (
     EtcdUnavailable,
     EtcdUnknown,
     KeyValue,
+    TxnResult,
     WatchCompacted,
     b64,
     cmp_create,
@@ -433,7 +434,7 @@ class Coordination:
             if kind == "delete":
                 self.records.pop(uid, None)
             else:
-                self._remember(UidRecord.of(uid, kv))
+                self._learn(uid, kv)
         elif rest.startswith("live/"):
             role = rest[5:]
             if kind == "delete":
@@ -500,11 +501,17 @@ class Coordination:
 
     async def read(self, uid: str) -> UidRecord | None:
         kv = await self.client.get(self.uid_key(uid))
-        if kv is None:
-            return None
+        return None if kv is None else self._learn(uid, kv)
+
+    def _learn(self, uid: str, kv: KeyValue) -> UidRecord:
         rec = UidRecord.of(uid, kv)
         self._remember(rec)
         return rec
+
+    def _held(self, uid: str, r: TxnResult) -> UidRecord | None:
+        """What holds the uid after a transaction whose compare failed (its failure branch read the key)."""
+        held = r.range_kvs()
+        return self._learn(uid, held[0]) if held else None
 
     async def _bucket_lease(self) -> int:
         now = time.time()
@@ -540,10 +547,8 @@ class Coordination:
                 rec.mod_revision, rec.lease = r.revision, lease
                 self._remember(rec)
                 return ClaimResult(True, rec)
-            held = r.range_kvs(0)
-            if held:
-                other = UidRecord.of(uid, held[0])
-                self._remember(other)
+            other = self._held(uid, r)
+            if other is not None:
                 return ClaimResult(other.instance == self.instance and other.state == "claimed", other)
             # The uid is free, so our liveness key is not the one we registered: the lease ran out.
             self._registered.clear()
@@ -611,12 +616,8 @@ class Coordination:
             new.mod_revision = r.revision
             self._remember(new)
             return new
-        held = r.range_kvs()
-        if not held:
-            return new  # the uid's window ended meanwhile: what we wrote would have gone with it
-        current = UidRecord.of(rec.uid, held[0])
-        self._remember(current)
-        return current
+        # None: the uid's window ended meanwhile; what we wrote would have gone with it.
+        return self._held(rec.uid, r) or new
 
     async def take_over(self, rec: UidRecord) -> UidRecord | None:
         """Claim a dead manager's unfinished uid (an idempotent action to execute again): ours, or None."""
@@ -628,9 +629,7 @@ class Coordination:
             [op_get(key)],
         )
         if not r.succeeded:
-            held = r.range_kvs()
-            if held:
-                self._remember(UidRecord.of(rec.uid, held[0]))
+            self._held(rec.uid, r)
             return None
         new.mod_revision = r.revision
         self._remember(new)
@@ -647,17 +646,12 @@ class Coordination:
             rec.mod_revision, rec.lease = r.revision, lease
             self._remember(rec)
             return ClaimResult(True, rec)
-        held = r.range_kvs()
-        other = UidRecord.of(uid, held[0]) if held else None
-        if other is not None:
-            self._remember(other)
-        return ClaimResult(False, other)
+        return ClaimResult(False, self._held(uid, r))
 
     # -- the cluster, for status -------------------------------------------------------------------------------
 
     async def survey(self) -> Health:
         """Each member's own answer (reachable, leader), asked directly; the cluster's health as we use it."""
-        members = []
 
         async def one(url: str) -> dict[str, Any]:
             try:

@@ -200,7 +200,7 @@ class Manager:
         params = req.canonical_params()
         rec = self.coord.cached(req.uid)
         if rec is not None:
-            self._check_same(rec, cmd.name, params)
+            self._check_same(req.uid, rec.command, rec.params, cmd.name, params)
             if rec.final and rec.answer is not None:
                 self.counts.deduplicated += 1
                 return rec.answer
@@ -213,24 +213,17 @@ class Manager:
             self.pending[req.uid] = p
             self._spawn(self._handle(req.uid, p), f"action-{req.uid}")
         else:
-            self._check_same_pending(p, cmd.name, params)
+            self._check_same(req.uid, p.cmd.name, p.params, cmd.name, params)
             self.counts.deduplicated += 1
         return await self._wait(p.future)
 
     @staticmethod
-    def _check_same(rec: UidRecord, command: str, params: str) -> None:
-        if rec.command != command or rec.params != params:
+    def _check_same(uid: str, was_command: str, was_params: str, command: str, params: str) -> None:
+        """The uid was first used for (was_command, was_params): another action under it is a UID_CONFLICT."""
+        if was_command != command or was_params != params:
             raise SenseError.of(
                 ResultCode.UID_CONFLICT,
-                f"uid {rec.uid!r} was used for {rec.command} with other parameters; each action needs its own uid",
-            )
-
-    @staticmethod
-    def _check_same_pending(p: Pending, command: str, params: str) -> None:
-        if p.cmd.name != command or p.params != params:
-            raise SenseError.of(
-                ResultCode.UID_CONFLICT,
-                f"uid {p.req.uid!r} was used for {p.cmd.name} with other parameters; each action needs its own uid",
+                f"uid {uid!r} was used for {was_command} with other parameters; each action needs its own uid",
             )
 
     async def _wait(self, fut: asyncio.Future[bytes]) -> bytes:
@@ -334,7 +327,7 @@ class Manager:
 
     def _check_same_rec(self, p: Pending, rec: UidRecord) -> None:
         try:
-            self._check_same(rec, p.cmd.name, p.params)
+            self._check_same(rec.uid, rec.command, rec.params, p.cmd.name, p.params)
         except SenseError as exc:
             self._answer(p, error_xml(exc))
 
@@ -501,10 +494,7 @@ class Manager:
         loop = asyncio.get_running_loop()
         executed = await self.servers.uid_executed(uid, loop.time() + self.s.upstream_timeout * 2)
         if executed:
-            self.counts.recovered += 1
-            self._event(
-                "ActionRecovered", f"uid {uid} ({p.cmd.name}) was in doubt; the server confirms it was executed", uid
-            )
+            self._recovered(uid, p)
             await self._settle_other(rec, ResultCode.OK, result_xml(ResultCode.OK, "Ok"), p)
             return
         # Executing it again makes sense only while the console still waits for the answer (an action run after the
@@ -519,12 +509,7 @@ class Manager:
                 return
             if mine is None:
                 return  # someone else settled or took it: look again
-            self.counts.reexecuted += 1
-            self._event(
-                "ActionReexecuted",
-                f"uid {uid} ({p.cmd.name}) was in doubt and sets an absolute state: executed again",
-                uid,
-            )
+            self._reexecuted(uid, p)
             p.deadline = max(p.deadline, loop.time() + self.s.upstream_timeout)
             await self._execute(uid, p, mine, maybe_sent=True)
             return
@@ -544,20 +529,24 @@ class Manager:
         """An action of ours that may have been executed: the answer to give, or None when it must be sent again."""
         executed = await self.servers.uid_executed(uid, deadline)
         if executed:
-            self.counts.recovered += 1
-            self._event(
-                "ActionRecovered", f"uid {uid} ({p.cmd.name}) was in doubt; the server confirms it was executed", uid
-            )
+            self._recovered(uid, p)
             return ResultCode.OK, result_xml(ResultCode.OK, "Ok")
         if p.cmd.idempotent:
-            self.counts.reexecuted += 1
-            self._event(
-                "ActionReexecuted",
-                f"uid {uid} ({p.cmd.name}) was in doubt and sets an absolute state: executed again",
-                uid,
-            )
+            self._reexecuted(uid, p)
             return None
         return self._in_doubt_answer(uid, p, "a manager or server failed before it answered")
+
+    def _recovered(self, uid: str, p: Pending) -> None:
+        self.counts.recovered += 1
+        self._event(
+            "ActionRecovered", f"uid {uid} ({p.cmd.name}) was in doubt; the server confirms it was executed", uid
+        )
+
+    def _reexecuted(self, uid: str, p: Pending) -> None:
+        self.counts.reexecuted += 1
+        self._event(
+            "ActionReexecuted", f"uid {uid} ({p.cmd.name}) was in doubt and sets an absolute state: executed again", uid
+        )
 
     def _in_doubt_answer(self, uid: str, p: Pending, why: str) -> tuple[int, bytes]:
         self.counts.in_doubt += 1
