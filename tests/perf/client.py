@@ -22,7 +22,7 @@ from app.sense import encode, parse_result
 from tests.perf.common import ms, pct, summary
 
 
-async def _until(c: RedundantClient, pred: Callable[[SystemView], bool], timeout: float) -> float:
+async def until(c: RedundantClient, pred: Callable[[SystemView], bool], timeout: float) -> float:
     t = time.perf_counter()
     while not pred(c.view):
         if time.perf_counter() - t > timeout:
@@ -31,7 +31,8 @@ async def _until(c: RedundantClient, pred: Callable[[SystemView], bool], timeout
     return time.perf_counter() - t
 
 
-async def measure(topo: Topology, n: int, kills: int) -> dict[str, object]:
+async def bench_client(topo: Topology) -> RedundantClient:
+    """A started redundant client on the topology's two managers and two servers (close() it)."""
     urls = {k: p.url for k, p in topo.parts.items()}
     c = RedundantClient(
         ClientSettings(
@@ -41,9 +42,15 @@ async def measure(topo: Topology, n: int, kills: int) -> dict[str, object]:
         )
     )
     await c.start()
+    return c
+
+
+async def measure(topo: Topology, n: int, kills: int) -> dict[str, object]:
+    urls = {k: p.url for k, p in topo.parts.items()}
+    c = await bench_client(topo)
     out: dict[str, object] = {}
     try:
-        await _until(c, lambda v: v.executing_manager is not None and v.active_server is not None, 15)
+        await until(c, lambda v: v.executing_manager is not None and v.active_server is not None, 15)
         st = await c.read("getLayoutStatus")
         d = st.root.find("layoutstatus/divas/diva")
         assert d is not None
@@ -77,19 +84,19 @@ async def measure(topo: Topology, n: int, kills: int) -> dict[str, object]:
             pm = topo.parts["primary manager"]
             t = time.perf_counter()
             pm.kill()
-            await _until(c, lambda v: not v.managers["primary"].reachable, 5)
+            await until(c, lambda v: not v.managers["primary"].reachable, 5)
             seen["manager_down"].append(time.perf_counter() - t)
             t = time.perf_counter()
             pm.start()
-            await _until(c, lambda v: v.managers["primary"].reachable, 15)
+            await until(c, lambda v: v.managers["primary"].reachable, 15)
             seen["manager_back"].append(time.perf_counter() - t)
             ps = topo.parts["primary server"]
             t = time.perf_counter()
             ps.kill()
-            await _until(c, lambda v: v.active_server is not None and v.active_server.name == "secondary", 5)
+            await until(c, lambda v: v.active_server is not None and v.active_server.name == "secondary", 5)
             seen["server_takeover"].append(time.perf_counter() - t)
             ps.start()
-            await _until(c, lambda v: v.active_server is not None and v.active_server.name == "primary", 15)
+            await until(c, lambda v: v.active_server is not None and v.active_server.name == "primary", 15)
         for k, v in seen.items():
             out[f"{k}_ms_p50"] = ms(pct(v, 50))
             out[f"{k}_ms_max"] = ms(max(v))

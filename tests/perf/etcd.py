@@ -14,10 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from app.client import ClientSettings, RedundantClient
 from app.demo import Topology
 from app.manager.coord import UidRecord
 from app.manager.etcd import EtcdClient, cmp_create, cmp_mod, op_get, op_put
+from tests.perf.client import bench_client, until
 from tests.perf.common import ms, pct, summary
 
 
@@ -58,22 +58,10 @@ async def coordination_costs(urls: list[str], n: int) -> dict[str, object]:
 
 
 async def failover(topo: Topology, kills: int) -> dict[str, object]:
-    urls = {k: p.url for k, p in topo.parts.items()}
-    c = RedundantClient(
-        ClientSettings(
-            "bench",
-            [urls["primary manager"], urls["secondary manager"]],
-            [urls["primary server"], urls["secondary server"]],
-        )
-    )
-    await c.start()
+    c = await bench_client(topo)
     times: list[float] = []
     try:
-        deadline = time.perf_counter() + 15
-        while time.perf_counter() < deadline:  # polled: the view has no event to wait on
-            if c.view.executing_manager is not None:
-                break
-            await asyncio.sleep(0.01)
+        await until(c, lambda v: v.executing_manager is not None, 15)
         d = (await c.read("getLayoutStatus")).root.find("layoutstatus/divas/diva")
         assert d is not None
         divaid = d.findtext("divaid") or ""
