@@ -11,7 +11,6 @@ import contextlib
 import errno
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.lab.guard import lab_or_skip
 from tests.lab.net import (
     ROOT,
     Lab,
@@ -31,20 +31,13 @@ from tests.lab.net import (
     netns_list,
     netns_pids,
     preflight,
-    privileged,
     root_links,
     userns_command,
-    userns_possible,
 )
 
 pytestmark = pytest.mark.slow
 
-if shutil.which("ip") is None or shutil.which("tc") is None:
-    pytest.skip("the lab needs `ip` and `tc` (apt-get install iproute2)", allow_module_level=True)
-AS_ROOT = privileged()
-if not AS_ROOT and not userns_possible():
-    pytest.skip("the lab needs root or user namespaces (neither is available to this user)", allow_module_level=True)
-OUTER = not AS_ROOT  # a normal user: the tests run again inside a user namespace
+OUTER = lab_or_skip()  # a normal user: the tests run again inside a user namespace
 needs_lab = pytest.mark.skipif(OUTER, reason="run inside a user namespace by test_lab_as_a_normal_user")
 
 from tests.lab.system import LabSystem, etcd_manager, sim_has_big_site  # noqa: E402

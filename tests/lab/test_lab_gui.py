@@ -29,16 +29,13 @@ from typing import Any
 import pytest
 
 from app.ui import xcb
-from tests.lab.net import ROOT, Lab, in_user_namespace, netns_pids, privileged, userns_possible
+from tests.lab.guard import lab_or_skip
+from tests.lab.net import ROOT, Lab, in_user_namespace, netns_pids
 
 pytestmark = pytest.mark.slow
 
-if shutil.which("ip") is None or shutil.which("tc") is None:
-    pytest.skip("the lab needs `ip` and `tc` (apt-get install iproute2)", allow_module_level=True)
-AS_ROOT = privileged()
-if not AS_ROOT and not userns_possible():
-    pytest.skip("the lab needs root or user namespaces (neither is available to this user)", allow_module_level=True)
-OUTER = not AS_ROOT  # a normal user: the test runs again inside a user namespace
+OUTER = lab_or_skip()  # a normal user: the test runs again inside a user namespace
+AS_ROOT = not OUTER
 
 from tests.helpers import journal_counts  # noqa: E402
 from tests.lab.system import CONSOLE_HOST, ROLES, LabSystem, journal_entries  # noqa: E402
