@@ -20,6 +20,7 @@ class Line:
     rtt_ms: float | None = None
     facts: dict[str, str] = field(default_factory=dict)
     problem: str = ""
+    etcd_members: dict[str, bool] = field(default_factory=dict)  # a manager's: member URL -> it leads
 
     def render(self) -> str:
         rtt = f"{self.rtt_ms:6.1f} ms" if self.rtt_ms is not None else "     -   "
@@ -93,10 +94,11 @@ async def _manager(http: HttpLink, name: str, url: str, token_set: bool) -> Line
         ),
         "token": t("caller/token"),
     }
-    members = res.root.findall("managerstatus/etcd/memberlist/member")
-    facts["_members"] = ",".join(
-        f"{m.findtext('url')}|{m.findtext('leader') == 'true'}" for m in members if m.findtext("url")
-    )
+    members = {
+        m.findtext("url") or "": m.findtext("leader") == "true"
+        for m in res.root.findall("managerstatus/etcd/memberlist/member")
+        if m.findtext("url")
+    }
     problems = []
     token = facts["token"]
     if token in ("missing", "invalid"):
@@ -113,7 +115,7 @@ async def _manager(http: HttpLink, name: str, url: str, token_set: bool) -> Line
         )
     elif t("peer/reachable") != "true":
         problems.append("this manager does not see the other manager in etcd: is it running?")
-    return Line(name, url, not problems, rtt, facts, "; ".join(problems))
+    return Line(name, url, not problems, rtt, facts, "; ".join(problems), members)
 
 
 async def _etcd_members(members: dict[str, bool], verify: bool | str) -> list[Line]:
@@ -149,9 +151,8 @@ async def run_check(managers: list[str], servers: list[str], token: str = "", ve
     mgrs = [ln for ln in lines if ln.part.endswith("manager") and ln.facts]
     members: dict[str, bool] = {}
     for ln in mgrs:
-        for item in filter(None, ln.facts.pop("_members", "").split(",")):
-            url, _, leader = item.rpartition("|")
-            members[url] = members.get(url, False) or leader == "True"
+        for url, leads in ln.etcd_members.items():
+            members[url] = members.get(url, False) or leads
     member_lines = await _etcd_members(members, verify)
     lines = [*lines, *member_lines]
     for line in lines:
