@@ -123,10 +123,6 @@ def cmp_mod(key: str, revision: int) -> dict[str, Any]:
     return {"key": b64(key), "target": "MOD", "result": "EQUAL", "mod_revision": str(revision)}
 
 
-def cmp_value(key: str, value: str) -> dict[str, Any]:
-    return {"key": b64(key), "target": "VALUE", "result": "EQUAL", "value": b64(value)}
-
-
 def op_put(key: str, value: str | bytes, lease: int = 0) -> dict[str, Any]:
     put: dict[str, Any] = {"key": b64(key), "value": b64(value)}
     if lease:
@@ -136,10 +132,6 @@ def op_put(key: str, value: str | bytes, lease: int = 0) -> dict[str, Any]:
 
 def op_get(key: str) -> dict[str, Any]:
     return {"request_range": {"key": b64(key)}}
-
-
-def op_delete(key: str) -> dict[str, Any]:
-    return {"request_delete_range": {"key": b64(key)}}
 
 
 class EtcdClient:
@@ -325,10 +317,6 @@ class EtcdClient:
         except (TypeError, ValueError, KeyError, AttributeError, binascii.Error):
             raise self._shape("a range read") from None
 
-    async def put(self, key: str, value: str | bytes, lease: int = 0) -> int:
-        a = await self.call("/v3/kv/put", op_put(key, value, lease)["request_put"])
-        return _int(a.get("header", {}).get("revision", 0) if isinstance(a.get("header"), dict) else 0)
-
     # -- leases --------------------------------------------------------------------------------------------
 
     async def grant(self, ttl: int) -> int:
@@ -349,10 +337,6 @@ class EtcdClient:
             await self.call("/v3/lease/revoke", {"ID": str(lease)}, timeout=min(self.timeout, 0.5))
 
     # -- cluster -------------------------------------------------------------------------------------------
-
-    async def members(self) -> list[dict[str, Any]]:
-        a = await self.call("/v3/cluster/member/list", {})
-        return list(a.get("members", []))
 
     async def status_of(self, endpoint: str, timeout: float = 0.5) -> dict[str, Any]:
         """One member's own status (its leader, version, raft term), asked of that member only."""
