@@ -43,7 +43,7 @@ class Outcome:
     command: str
     params: dict[str, str]
     started: str
-    origin: str = "operator"  # operator | peer (mirrored from the paired console)
+    origin: str = "operator"  # operator | peer (mirrored from the paired console) | ops (a reaction, a tour step)
     answers: dict[str, ManagerAnswer] = field(default_factory=dict)
     result: Result | None = None
     first: str | None = None  # the manager whose answer counts

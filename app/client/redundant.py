@@ -15,6 +15,7 @@ from ..config import DEFAULTS
 from ..sense import Result, SenseError, classify, encode, parse_result
 from ..tasks import cancel_and_wait
 from .http import HttpLink, LinkError, MaybeSent
+from .ops_model import PTZ_MOVES
 from .outcome import NOT_FINAL, ManagerAnswer, Outcome
 from .pairing import PairLink, PairSettings
 from .pictures import PICTURE_COMMANDS, ManagerOrder, Picture, PictureError, check_answer
@@ -59,6 +60,8 @@ class RedundantClient:
         self._outcome_listeners: list[OutcomeListener] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._picture_order = ManagerOrder(DEFAULTS.picture_avoid)
+        # Set by an OpsClient: the console and priority every PTZ move carries (docs/workflows-protocol.md).
+        self.ptz_params: Callable[[], dict[str, str]] | None = None
         if self.pair:
             self.watch.view.peer.configured = True
             self.watch.view.peer.role = s.pair.role if s.pair else ""
@@ -104,9 +107,19 @@ class RedundantClient:
         """Send an action to both managers with a new uid; the outcome says what happened (it never raises
         for a failed action: a failure is a value the UI shows)."""
         clean = {k: str(v) for k, v in params.items() if v is not None}
+        if self.ptz_params is not None and command.lower() in PTZ_MOVES:
+            clean = {**self.ptz_params(), **clean}
         o = Outcome(self.uids.next(), command, clean, now_text())
         if self.pair:
             self._spawn(self.pair.announce(o.uid, command, clean))
+        await self._dispatch(o)
+        return o
+
+    async def act_uid(self, uid: str, command: str, /, **params: object) -> Outcome:
+        """Send an action whose uid is given (an alarm's reaction, a tour's step): whichever consoles send it,
+        it executes once. Not mirrored to the paired console, which sends the same uid itself."""
+        clean = {k: str(v) for k, v in params.items() if v is not None}
+        o = Outcome(uid, command, clean, now_text(), origin="ops")
         await self._dispatch(o)
         return o
 
