@@ -213,6 +213,9 @@ class OpsClient:
                 fresh += 1
             except (OpsParseError, SenseError, ValueError) as exc:
                 errors.append(str(exc)[:300])
+            except Exception as exc:  # an answer nobody foresaw: the last data stays, the poller goes on
+                log.exception("unusable ops answer")
+                errors.append(f"unusable answer ({type(exc).__name__}: {str(exc)[:200]})")
         if fresh:
             new.updated = time.time()
         new.error = "; ".join(errors)[:1000]
