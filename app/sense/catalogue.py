@@ -87,6 +87,15 @@ _LENS = (-1, 1000)
 _SPEED = (-1000, 1000)
 _AXES = ("pan", "tilt", "zoom", "focus", "iris")
 _IMAGE_SIZE = (_int("imagewidth", 16, 1920), _int("imageheight", 16, 1920), Param("fittopanel", ParamType.BOOL))
+# SenseTwin's PTZ control (docs/workflows-protocol.md): who moves a dome, stripped by the manager before forwarding.
+_PTZ_CONTROL = (Param("console", ParamType.STR), _int("priority", 1, 10))
+
+
+def _str(name: str, required: bool = False) -> Param:
+    return Param(name, ParamType.STR, required)
+
+
+_STATION = _str("station")
 
 _COMMANDS: tuple[Command, ...] = (
     Command("getDivaList", Kind.READ, summary="servers and viewer stations"),
@@ -172,6 +181,7 @@ _COMMANDS: tuple[Command, ...] = (
             _int("zoom", *_LENS),
             _int("focus", *_LENS),
             _int("iris", *_LENS),
+            *_PTZ_CONTROL,
         ),
         one_of=_CAMERA_ONE_OF,
         summary="move a dome to a position",
@@ -180,7 +190,7 @@ _COMMANDS: tuple[Command, ...] = (
         "setRelativePosition",
         Kind.ACTION,
         idempotent=False,
-        params=(*_CAMERA, *(_int(a, *_SPEED) for a in _AXES)),
+        params=(*_CAMERA, *(_int(a, *_SPEED) for a in _AXES), *_PTZ_CONTROL),
         one_of=_CAMERA_ONE_OF,
         summary="move a dome at a speed (0 stops)",
     ),
@@ -248,6 +258,45 @@ _COMMANDS: tuple[Command, ...] = (
     Command("stopPlayback", Kind.ACTION, params=(_uid("divaid", allow_all=True),), summary="return a viewer to live"),
     # Simulator control of ours: a standby server asks the active one to hand over (manual failback).
     Command("takeOver", Kind.ACTION, summary="make this server the active one"),
+    # Shared operator workflows, SenseTwin extensions a manager answers itself (docs/workflows-protocol.md). Each
+    # action's effect is keyed by its uid in etcd, so executing one again (a copy in doubt) changes nothing twice.
+    Command("getAlarms", Kind.READ, params=(_str("state"),), summary="the control room's alarms"),
+    Command("getTours", Kind.READ, summary="the camera tours and where each stands"),
+    Command("getPtzControl", Kind.READ, summary="which console steers which dome"),
+    Command(
+        "acknowledgeAlarm",
+        Kind.ACTION,
+        params=(_str("alarmid", True), _STATION, _str("comment")),
+        summary="acknowledge an alarm",
+    ),
+    Command(
+        "closeAlarm", Kind.ACTION, params=(_str("alarmid", True), _STATION, _str("comment")), summary="close an alarm"
+    ),
+    Command(
+        "startTour",
+        Kind.ACTION,
+        params=(
+            _str("run", True),
+            _str("name"),
+            _str("owner"),
+            _str("divaid", True),
+            _str("layoutid", True),
+            _str("panelid", True),
+            _str("dwell", True),
+            _str("cameras", True),
+            _STATION,
+        ),
+        summary="start a camera tour on a panel",
+    ),
+    Command("pauseTour", Kind.ACTION, params=(_str("run", True), _STATION), summary="pause a tour"),
+    Command("resumeTour", Kind.ACTION, params=(_str("run", True), _STATION), summary="resume a paused tour"),
+    Command("stopTour", Kind.ACTION, params=(_str("run", True), _STATION), summary="stop a tour"),
+    Command(
+        "tourStep",
+        Kind.ACTION,
+        params=(_str("run", True), _int("step", 0, 2**62, True, ResultCode.TOUR_STATE)),
+        summary="show a tour's next camera",
+    ),
 )
 
 CATALOGUE: dict[str, Command] = {}

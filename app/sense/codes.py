@@ -57,6 +57,9 @@ class ResultCode(enum.IntEnum):
     RATE_LIMITED = -112
     COORDINATION_UNAVAILABLE = -113
     EXPIRED = -114
+    PTZ_IN_USE = -115
+    ALARM_STATE = -116
+    TOUR_STATE = -117
 
     @property
     def label(self) -> str:
@@ -79,6 +82,9 @@ _LABELS: dict[ResultCode, str] = {
     ResultCode.INVALID_UID: "Invalid UID",
     ResultCode.COORDINATION_UNAVAILABLE: "etcd unavailable",
     ResultCode.EXPIRED: "Not executed in time",
+    ResultCode.PTZ_IN_USE: "PTZ camera in use by another console",
+    ResultCode.ALARM_STATE: "Unknown or closed alarm",
+    ResultCode.TOUR_STATE: "Tour not in a state for this",
 }
 
 
