@@ -129,6 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
     cli.add_argument("--peer", type=_url, help="the paired console's peer-link address")
     cli.add_argument("--peer-listen", type=_listen, default=("127.0.0.1", 0), metavar="HOST:PORT")
     cli.add_argument("--ca-bundle", type=Path, help="CA certificates (PEM) for https managers and servers")
+    cli.add_argument(
+        "--ptz-priority",
+        type=int,
+        choices=range(1, 11),
+        default=5,
+        metavar="1..10",
+        help="this console's PTZ priority: a dome another console steers yields to a higher one (default 5)",
+    )
     # Tokens come from the environment (SENSETWIN_TOKEN, SENSETWIN_PAIR_TOKEN), never the command line (ps shows it).
 
     chk = sub.add_parser("check", help="reach both managers and servers, show roles and round-trip times")
@@ -200,6 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             pair=pair,
             verify=str(args.ca_bundle) if args.ca_bundle else True,
             token=env_token(),
+            ptz_priority=args.ptz_priority,
         )
         return asyncio.run(run_client(settings))
     if args.part == "check":

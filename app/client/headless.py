@@ -1,10 +1,15 @@
 """`sensetwin client`: the redundant client without a window, driven by JSON lines on stdin.
 
 In:  {"op": "act", "command": "selectCamera", "params": {...}}   {"op": "read", ...}   {"op": "view"}   {"op": "quit"}
+     The shared workflows (docs/workflows-protocol.md), each with an optional "tag" echoed in its outcome:
+     {"op": "ack" | "close", "alarm": ID, "comment": TEXT}
+     {"op": "start_tour", "name", "cameras": "101,102:3", "dwell", "divaid", "layoutid", "panelid"}
+     {"op": "pause_tour" | "resume_tour" | "stop_tour", "run": RUN}   {"op": "ops"} (the state now)
 Out: {"outcome": {...}} when an action has its answer, {"late": {...}} when the other manager's answer
      arrives, {"change": {"part", "text", "at"}} for every change of the system view, {"view": {...}},
      {"read": {"ok", "errorcode"}}, {"ready": {"peer_port": N}} once started, {"error": "..."} for a line it
-     cannot use.
+     cannot use; {"ops_change": {"text"}} for every change of the shared state, {"ops_error": TEXT} when the
+     reason the last poll kept old data changes, {"ops": {...}} for {"op": "ops"}.
 Used by the end-to-end tests and the fault-injection suite, and handy for scripting a control room.
 """
 
@@ -16,9 +21,12 @@ import json
 import sys
 from typing import Any
 
+from .ops import OpsClient, OpsState, TourDefinition
 from .outcome import Outcome
 from .redundant import ActionError, ClientSettings, RedundantClient
 from .view import Change
+
+OPS_ACTIONS = ("ack", "close", "start_tour", "pause_tour", "resume_tour", "stop_tour")
 
 
 def _out(obj: dict[str, Any]) -> None:
@@ -28,7 +36,22 @@ def _out(obj: dict[str, Any]) -> None:
 
 async def run(settings: ClientSettings) -> int:
     client = RedundantClient(settings)
+    ops = OpsClient(
+        client, settings.station, settings.pair.name if settings.pair else settings.station, settings.ptz_priority
+    )
     await client.start()
+    await ops.start()
+    last_error = ""
+
+    def on_ops(state: OpsState, lines: list[str]) -> None:
+        nonlocal last_error
+        for line in lines:
+            _out({"ops_change": {"text": line}})
+        if state.error != last_error:
+            last_error = state.error
+            _out({"ops_error": state.error})
+
+    ops.subscribe(on_ops)
 
     def on_change(view: object, changes: list[Change]) -> None:
         for c in changes:
@@ -60,6 +83,30 @@ async def run(settings: ClientSettings) -> int:
         except (ActionError, ValueError) as exc:
             _out({"read": {"ok": False, "error": str(exc), "tag": msg.get("tag")}})
 
+    async def ops_act(msg: dict[str, Any]) -> None:
+        op, tag = msg["op"], msg.get("tag")
+        try:
+            if op in ("ack", "close"):
+                alarm, comment = str(msg.get("alarm", "")), str(msg.get("comment", ""))
+                fn = ops.acknowledge if op == "ack" else ops.close_alarm
+                o = await fn(alarm, comment)
+            elif op == "start_tour":
+                d = TourDefinition(
+                    str(msg.get("name", "")),
+                    TourDefinition.parse_cameras(str(msg.get("cameras", ""))),
+                    float(msg.get("dwell", 10)),
+                )
+                o = await ops.start_tour(
+                    d, str(msg.get("divaid", "")), str(msg.get("layoutid", "")), str(msg.get("panelid", ""))
+                )
+            else:
+                tour_ops = {"pause_tour": ops.pause_tour, "resume_tour": ops.resume_tour, "stop_tour": ops.stop_tour}
+                o = await tour_ops[op](str(msg.get("run", "")))
+        except (ValueError, TypeError) as exc:
+            _out({"error": str(exc), "tag": tag})
+            return
+        _out({"outcome": {**o.as_dict(), "tag": tag}})
+
     try:
         while True:
             line = await reader.readline()
@@ -75,6 +122,12 @@ async def run(settings: ClientSettings) -> int:
                 break
             if op == "view":
                 _out({"view": dataclasses.asdict(client.view), "summary": client.view.summary()})
+            elif op == "ops":
+                _out({"ops": ops_dict(ops.state)})
+            elif op in OPS_ACTIONS:
+                t = asyncio.create_task(ops_act(msg))
+                tasks.add(t)
+                t.add_done_callback(tasks.discard)
             elif op == "read" and isinstance(msg.get("command"), str):
                 t = asyncio.create_task(read(msg))
                 tasks.add(t)
@@ -88,5 +141,13 @@ async def run(settings: ClientSettings) -> int:
         if tasks:
             await asyncio.gather(*tasks)
     finally:
+        await ops.close()
         await client.close()
     return 0
+
+
+def ops_dict(state: OpsState) -> dict[str, Any]:
+    """The state as JSON can carry it: the PTZ controls as a list."""
+    d = dataclasses.asdict(state)
+    d["ptz"] = [dataclasses.asdict(c) for c in state.ptz.values()]
+    return d

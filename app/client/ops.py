@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..sense import Result, SenseError
+from ..sense import Result, ResultCode, SenseError
 from ..tasks import cancel_and_wait
 from .ops_model import (
     MAX_RUN,
@@ -47,7 +47,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 OpsListener = Callable[[OpsState, list[str]], None]
 POLL_INTERVAL = 0.5  # the protocol's: every console reads the shared state this often
-TOUR_STATE = -117  # ResultCode.TOUR_STATE once the codes know it
 REACTION_TRIES = 3  # a reaction no manager took (not sent, no answer) is sent again on the next polls
 REACTIONS_PER_POLL = 10
 
@@ -318,7 +317,7 @@ class OpsClient:
             self._keep(o)
             if o.ok:
                 self._sent_step[t.run] = n
-            elif o.errorcode == TOUR_STATE:
+            elif o.errorcode == ResultCode.TOUR_STATE:
                 log.info("tour %s: step %d refused (%s); reading the tours again", t.run, n, o.message)
             self.refresh()
         finally:

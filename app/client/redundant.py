@@ -40,6 +40,7 @@ class ClientSettings:
     pair: PairSettings | None = None
     verify: bool | str = True  # or the path of a CA bundle for https managers and servers
     token: str = field(default="", repr=False)  # sent to the managers only (X-SenseTwin-Token)
+    ptz_priority: int = 5  # 1..10: a dome another console steers yields to a higher one (its PTZ moves carry it)
 
 
 class RedundantClient:
