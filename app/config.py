@@ -59,6 +59,22 @@ class Defaults:
     picture_max_height: int = 720
     picture_tick: float = 0.1  # the picture scheduler looks for due panels this often
     wall_all_viewers_up_to: int = 4  # a site with this many viewer stations or fewer shows them all by default
+    # Operator input (issue 15): the CCTV keyboard, a joystick on the selected dome, the alarm sound.
+    key_entry_timeout: float = 4.0  # digits typed for a camera or preset number are forgotten after this long
+    key_entry_digits: int = 6  # ... and at most this many are kept
+    key_speed: float = 0.5  # pan/tilt/zoom speed (of −1..1) while an arrow, + or − key is held
+    ptz_command_rate: float = 5.0  # joystick PTZ commands a second at most (the latest position wins, stops are kept)
+    joystick_poll: float = 0.02  # the joystick is read this often (50 Hz)
+    joystick_dead_zone: float = 0.15  # stick travel (of 0..1) that counts as centred
+    joystick_curve: float = 3.0  # speed = travel ** curve: cubic gives fine control near the centre
+    joystick_step: float = 0.05  # speeds are rounded to this, so a stick jittering in place sends nothing new
+    joystick_erratic_jumps: int = 10  # more end-to-end jumps than this in a second: the device is ignored ...
+    joystick_calm: float = 1.0  # ... until it has sent none for this long
+    joystick_preset_holdoff: float = 1.0  # the same preset button again within this is one press (contact bounce)
+    joystick_max_events: int = 512  # joystick events handled per poll at most; the rest are dropped (a flood)
+    joystick_flood_rate: float = 5000.0  # events a second above which the status says the device floods
+    alarm_silence: float = 60.0  # the alarm sound is silenced this long when the operator silences it
+    alarm_refill: float = 0.25  # the alarm sound's queue is topped up this often
 
 
 DEFAULTS = Defaults()
