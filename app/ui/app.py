@@ -49,14 +49,21 @@ def client_settings(s: ConsoleSettings) -> ClientSettings:
     if s.pair_role:
         pair = PairSettings(s.pair_role, s.pair_name, s.peer_url, parse_listen(s.peer_listen), token=s.pair_token)
     return ClientSettings(
-        s.station, s.managers, s.servers, timeout=s.timeout, pair=pair, verify=s.ca_bundle or True, token=s.token
+        s.station,
+        s.managers,
+        s.servers,
+        timeout=s.timeout,
+        pair=pair,
+        verify=s.ca_bundle or True,
+        token=s.token,
+        ptz_priority=s.ptz_priority,
     )
 
 
 async def run_window(app: QApplication, s: ConsoleSettings, demo: Any = None, screenshot: Path | None = None) -> int:
     client = RedundantClient(client_settings(s))
     await client.start()
-    win = MainWindow(client, s.station, demo, s.viewers)
+    win = MainWindow(client, s.station, demo, s.viewers, settings=s)
     win.show()
     closed = asyncio.Event()
     app.lastWindowClosed.connect(closed.set)

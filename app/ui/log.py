@@ -62,6 +62,16 @@ class CommandLog(QTableWidget):
                 if it is not None:
                     it.setBackground(QBrush(QColor(colour)))
 
+    def note(self, at: str, kind: str, text: str) -> None:
+        """A change of the shared state (an alarm acknowledged, a tour started, at any console): a row of its own
+        that says who did it, between this console's actions."""
+        self.insertRow(0)
+        self.rows = {k: r + 1 for k, r in self.rows.items()}
+        for col, value in enumerate([at, kind, "", "", "", "", text]):
+            item = QTableWidgetItem(value)
+            item.setToolTip(text)
+            self.setItem(0, col, item)
+
     def export_csv(self, path: Path) -> int:
         with open(path, "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)

@@ -1,5 +1,6 @@
 """The console's main window: the redundancy strip on top, the wall in the middle, cameras, PTZ, actions,
-events, the system log and the command log in docks. It owns every task its slots start and cancels them on
+alarms, events, the system log and the command log in docks; the shared workflows (alarms, tours, PTZ control)
+through an OpsClient beside the RedundantClient. It owns every task its slots start and cancels them on
 close; all network work goes through the RedundantClient, never on the UI thread's time."""
 
 from __future__ import annotations
@@ -11,22 +12,38 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QListWidget, QMainWindow, QMessageBox, QToolBar, QWidget
+from PySide6.QtWidgets import (
+    QDialog,
+    QDockWidget,
+    QFileDialog,
+    QListWidget,
+    QMainWindow,
+    QMessageBox,
+    QToolBar,
+    QWidget,
+)
 
 from ..client import Outcome, RedundantClient, SystemView
+from ..client.ops import OpsClient
+from ..client.ops_model import OpsState, TourDefinition
 from ..client.playback import after_action
 from ..client.site import Site, ViewerState, parse_presets, parse_site, parse_wall
-from ..client.view import Change
+from ..client.view import Change, now_text
 from ..client.watch import EventRecord
+from ..sense import ResultCode
 from .actions import ActionPanel
+from .alarms import AlarmPanel
 from .bridge import ClientBridge
 from .cameras import CameraTree
 from .events import EventList
 from .log import CommandLog
+from .ops_bridge import OpsBridge
 from .pictures import PictureFeed
 from .ptz import PtzPad
+from .settings import ConsoleSettings, SettingsError, tour_from_dict
 from .strip import RedundancyStrip
 from .wall import VideoWall
 
@@ -40,11 +57,28 @@ class MainWindow(QMainWindow):
     wallShown = Signal()
 
     def __init__(
-        self, client: RedundantClient, station: str, demo: Any = None, viewers: list[str] | None = None
+        self,
+        client: RedundantClient,
+        station: str,
+        demo: Any = None,
+        viewers: list[str] | None = None,
+        settings: ConsoleSettings | None = None,
+        settings_file: Path | None = None,
     ) -> None:
         super().__init__()
         self.client = client
         self.bridge = ClientBridge(client)
+        self.settings = settings or ConsoleSettings(
+            station=station, viewers=list(viewers or []), ptz_priority=client.s.ptz_priority
+        )
+        self.settings_file = settings_file  # where the tour editor saves (None: the user's settings file)
+        self.station = station
+        pair = client.s.pair
+        # A pair owns its tours together: whichever console of it is in control drives them.
+        self.ops = OpsClient(client, station, pair.name if pair else station, self.settings.ptz_priority)
+        self.ops_bridge = OpsBridge(self.ops)
+        self.ops_state = OpsState()
+        self.tours: list[TourDefinition] = self._tour_definitions()
         self.demo = demo
         self.site = Site()
         self.viewers: list[ViewerState] = []
@@ -57,6 +91,7 @@ class MainWindow(QMainWindow):
 
         self.feed = PictureFeed(client)
         self.wall = VideoWall(self.feed, viewers)
+        self.wall.tour_names = [d.name for d in self.tours]
         bar = QToolBar("Redundancy")
         bar.setObjectName("Redundancy")
         bar.setMovable(False)
@@ -73,6 +108,8 @@ class MainWindow(QMainWindow):
         self.events = EventList()
         self.system_log = QListWidget()
         self.command_log = CommandLog()
+        self.alarms = AlarmPanel(_alarm_sound())
+        self.feed.add(self.alarms.view)
         self._dock("Cameras", self.cameras, Qt.DockWidgetArea.LeftDockWidgetArea)
         ptz_dock = self._dock("PTZ", self.ptz, Qt.DockWidgetArea.RightDockWidgetArea)
         act_dock = self._dock("Actions", self.action_panel, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -84,8 +121,11 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(log_dock, sys_dock)
         self.tabifyDockWidget(sys_dock, ev_dock)
         log_dock.raise_()
-        # The wall with its pictures gets the room; the logs a strip below it.
-        self.resizeDocks([log_dock], [170], Qt.Orientation.Vertical)
+        self.alarm_dock = self._dock("Alarms", self.alarms, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.splitDockWidget(log_dock, self.alarm_dock, Qt.Orientation.Horizontal)
+        # The wall with its pictures gets the room; the alarms and logs a strip below it.
+        self.resizeDocks([log_dock], [230], Qt.Orientation.Vertical)
+        self.resizeDocks([log_dock, self.alarm_dock], [620, 880], Qt.Orientation.Horizontal)
         self.resizeDocks([ptz_dock], [360], Qt.Orientation.Horizontal)
 
         self._menus()
@@ -110,6 +150,12 @@ class MainWindow(QMainWindow):
         self.action_panel.execute.connect(
             lambda name, params: self.spawn(self.act("executeAction", actionname=name, **params))
         )
+        self.ops_bridge.stateChanged.connect(self._on_ops)
+        self.ops_bridge.lines.connect(self._on_ops_lines)
+        self.alarms.acknowledgeRequested.connect(lambda aid, text: self.spawn(self.acknowledge(aid, text)))
+        self.alarms.closeRequested.connect(lambda aid, text: self.spawn(self.close_alarm(aid, text)))
+        self.wall.tourStartRequested.connect(lambda d, lid, pid, name: self.spawn(self.start_tour(name, d, lid, pid)))
+        self.wall.tourControlRequested.connect(lambda action, run: self.spawn(self.control_tour(action, run)))
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.timeout.connect(lambda: self.spawn(self.refresh_wall()))
@@ -119,6 +165,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Connecting to the managers…")
         self.feed.start()
         self.spawn(self.load())
+        self.spawn(self.ops.start())
 
     # -- plumbing --------------------------------------------------------------------------------------
 
@@ -148,6 +195,9 @@ class MainWindow(QMainWindow):
     async def shutdown(self) -> None:
         self.feed.stop()
         await self.feed.wait_stopped()
+        await self.ops.close()
+        if shiboken6.isValid(self.alarms):  # a closed window's widgets may be gone already (tests delete them)
+            self.alarms.stop_sound()
         for t in list(self._tasks):
             t.cancel()
         for t in list(self._tasks):
@@ -165,6 +215,11 @@ class MainWindow(QMainWindow):
         quit_.triggered.connect(self.close)
         for a in (settings, export, quit_):
             file.addAction(a)
+        tours = self.menuBar().addMenu("&Tours")
+        edit = QAction("&Edit tours…", self)
+        edit.triggered.connect(self.edit_tours)
+        tours.addAction(edit)
+        self.tours_menu = tours
         if self.demo is not None:
             from .demo_menu import add_demo_menu
 
@@ -316,11 +371,20 @@ class MainWindow(QMainWindow):
     def _ptz_move(self, pan: int, tilt: int, zoom: int) -> None:
         cam = self.site.cameras.get(self.dome)
         if cam is not None:
-            self.spawn(
-                self.act(
-                    "setRelativePosition", serverid=cam.serverid, deviceid=cam.deviceid, pan=pan, tilt=tilt, zoom=zoom
-                )
-            )
+            self.spawn(self.ptz_move(self.dome, pan, tilt, zoom))
+
+    async def ptz_move(self, key: str, pan: int, tilt: int, zoom: int) -> Outcome:
+        """A move of the dome (the client adds this console's name and PTZ priority); a refusal because another
+        console steers it shows on the pad in the manager's words."""
+        cam = self.site.cameras[key]
+        o = await self.act(
+            "setRelativePosition", serverid=cam.serverid, deviceid=cam.deviceid, pan=pan, tilt=tilt, zoom=zoom
+        )
+        if key == self.dome and o.result is not None and o.result.errorcode == ResultCode.PTZ_IN_USE:
+            self.ptz.show_refusal(o.result.message())
+        elif key == self.dome and o.ok:
+            self.ptz.show_refusal("")
+        return o
 
     async def _preset(self, command: str, n: int) -> None:
         cam = self.site.cameras.get(self.dome)
@@ -347,6 +411,98 @@ class MainWindow(QMainWindow):
         if e.eventtype in WALL_EVENTS:
             self._refresh_timer.start(150)
 
+    # -- the shared workflows: alarms, tours, PTZ control -------------------------------------------------
+
+    def _on_ops(self, state: OpsState) -> None:
+        old = {t.run: t.step for t in self.ops_state.tours}
+        self.ops_state = state
+        self.alarms.show_state(state, self.site)
+        self.strip.show_alarms(state.unacknowledged, state.unacknowledged_high, state.error)
+        self.wall.show_tours(state.tours)
+        if any(old.get(t.run, -1) != t.step for t in state.tours if t.step >= 0):
+            self._refresh_timer.start(150)  # a tour step switched a panel: redraw without waiting for its event
+        self._show_ptz_control(state)
+
+    def _show_ptz_control(self, state: OpsState) -> None:
+        held = {
+            f"{c.serverid}/{c.cameraid}": f"⟲ in use by {c.console} ({c.remaining} s)"
+            for c in state.ptz.values()
+            if c.console != self.station
+        }
+        self.wall.show_ptz(held)
+        cam = self.site.cameras.get(self.dome)
+        if cam is not None:
+            c = self.ops.holder(cam.serverid, cam.deviceid)
+            if c is None:
+                self.ptz.show_holder("", 0, 0, self.ops.ptz_priority)
+            else:
+                self.ptz.show_holder(c.console, c.remaining, c.priority, self.ops.ptz_priority)
+
+    def _on_ops_lines(self, lines: list[str]) -> None:
+        at = now_text()
+        for line in lines:
+            kind = line.split(" ", 1)[0]
+            self.command_log.note(at, {"alarm": "⚑ alarm", "tour": "⟳ tour", "camera": "⟲ PTZ"}.get(kind, kind), line)
+
+    async def acknowledge(self, alarm_id: str, comment: str) -> Outcome:
+        o = await self.ops.acknowledge(alarm_id, comment)
+        self.alarms.show_outcome(o.ok, o.message if not o.ok else f"acknowledged by {self.station}")
+        self.statusBar().showMessage(f"acknowledgeAlarm: {o.message}", 8000)
+        return o
+
+    async def close_alarm(self, alarm_id: str, comment: str) -> Outcome:
+        o = await self.ops.close_alarm(alarm_id, comment)
+        self.alarms.show_outcome(o.ok, o.message if not o.ok else f"closed by {self.station}")
+        self.statusBar().showMessage(f"closeAlarm: {o.message}", 8000)
+        return o
+
+    def _tour_definitions(self) -> list[TourDefinition]:
+        """The tours of the settings; one that cannot be used is left out with a line in the log (settings
+        loaded from a file were checked already)."""
+        out = []
+        for d in self.settings.tours:
+            try:
+                t = tour_from_dict(d)
+                t.validate()
+            except (ValueError, TypeError, KeyError, IndexError) as exc:
+                log.error("tour %r in the settings not usable: %s", d, exc)
+                continue
+            out.append(t)
+        return out
+
+    async def start_tour(self, name: str, divaid: str, layoutid: str, panelid: str) -> Outcome | None:
+        d = next((t for t in self.tours if t.name == name), None)
+        if d is None:
+            return None
+        try:
+            o = await self.ops.start_tour(d, divaid, layoutid, panelid)
+        except ValueError as exc:
+            self.statusBar().showMessage(f"Tour {name} not started: {exc}", 8000)
+            return None
+        self.statusBar().showMessage(f"startTour {name}: {o.message}", 8000)
+        return o
+
+    async def control_tour(self, action: str, run: str) -> Outcome:
+        fn = {"pause": self.ops.pause_tour, "resume": self.ops.resume_tour, "stop": self.ops.stop_tour}[action]
+        o = await fn(run)
+        self.statusBar().showMessage(f"{action} tour: {o.message}", 8000)
+        return o
+
+    def edit_tours(self) -> None:
+        from .tours import edit_tours
+
+        try:
+            tours = edit_tours(self, self.settings, list(self.site.cameras.values()), self.settings_file)
+        except (SettingsError, OSError) as exc:
+            QMessageBox.warning(self, "Tours not saved", str(exc))
+            return
+        if tours is not None:
+            self.set_tours(tours)
+
+    def set_tours(self, tours: list[TourDefinition]) -> None:
+        self.tours = list(tours)
+        self.wall.tour_names = [t.name for t in self.tours]
+
     # -- file menu -------------------------------------------------------------------------------------
 
     def export_log(self) -> None:
@@ -358,12 +514,29 @@ class MainWindow(QMainWindow):
     def open_settings(self) -> None:
         from .settings_dialog import SettingsDialog
 
-        SettingsDialog(self).exec()
+        dialog = SettingsDialog(self, list(self.site.cameras.values()))
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.settings.tours = dialog.tours  # tours apply at once, the rest at the next start
+            self.set_tours(self._tour_definitions())
 
     def closeEvent(self, e: Any) -> None:
         self.feed.stop()
+        self.alarms.stop_sound()
         self._position_timer.stop()
         self._refresh_timer.stop()
         for t in list(self._tasks):
             t.cancel()
         super().closeEvent(e)
+
+
+def _alarm_sound() -> Any:
+    """The alarm sound (app.ui.sound.AlarmSound) when it is there; without it the alarm list still works."""
+    try:
+        from .sound import AlarmSound
+    except ImportError:
+        return None
+    try:
+        return AlarmSound()
+    except Exception as exc:  # no audio device: the list says so, the alarms still show
+        log.warning("alarm sound not available: %s", exc)
+        return None

@@ -1,6 +1,8 @@
 """The PTZ pad for the selected dome: its live picture (faster while the pad is pressed, so the operator sees it
 move), press to move (setRelativePosition), release to stop; zoom; the position readout (getPosition); presets
-as buttons (gotoPreset, F1–F12) and storing one (setPreset, confirmed).
+as buttons (gotoPreset, F1–F12) and storing one (setPreset, confirmed). A dome another console steers says
+"in use by NAME (12 s)"; when that console's priority is not lower than ours, steering is off (presets stay on),
+and a move the manager refused (−115) shows the manager's words.
 
 Signals:
     moveRequested(int pan, int tilt, int zoom)     speeds −1000..1000; all zero = stop
@@ -27,6 +29,7 @@ from ..config import DEFAULTS
 from .picture_view import PictureView
 
 SPEED = 500
+IN_USE_STYLE = "background: #7a1f24; color: #ffe3e0; font-weight: bold; border-radius: 4px; padding: 4px 8px;"
 
 
 class PtzPad(QWidget):
@@ -69,6 +72,7 @@ class PtzPad(QWidget):
         stop.setToolTip("Stop")
         stop.clicked.connect(lambda: self.moveRequested.emit(0, 0, 0))
         pad.addWidget(stop, 1, 1)
+        self.buttons["■"] = stop
         zoom = QVBoxLayout()
         for text, z in (("Zoom +", SPEED), ("Zoom −", -SPEED)):
             b = QPushButton(text)
@@ -88,11 +92,24 @@ class PtzPad(QWidget):
         store_btn.clicked.connect(self._confirm_store)
         store_row.addWidget(self.store_number)
         store_row.addWidget(store_btn, 1)
+        self.in_use = QLabel("")
+        self.in_use.setObjectName("PtzInUse")
+        self.in_use.setWordWrap(True)
+        self.in_use.setStyleSheet(IN_USE_STYLE)
+        self.in_use.hide()
+        self.refused = QLabel("")
+        self.refused.setObjectName("PtzRefused")
+        self.refused.setWordWrap(True)
+        self.refused.setStyleSheet("color: #ff9b92; font-weight: bold;")
+        self.refused.hide()
+        self.holder = ""  # the console holding the dome, "" when free or ours
         lay = QVBoxLayout(self)
         lay.addWidget(self.title)
+        lay.addWidget(self.in_use)
         lay.addWidget(self.view, 1)
         lay.addWidget(self.position)
         lay.addLayout(row)
+        lay.addWidget(self.refused)
         lay.addWidget(self.presets_box)
         lay.addLayout(store_row)
         self.preset_buttons: dict[int, QPushButton] = {}
@@ -101,6 +118,7 @@ class PtzPad(QWidget):
     def show_dome(self, name: str, presets: dict[int, str]) -> None:
         self.title.setText(f"⟲ {name}")
         self.setEnabled(True)
+        self.show_refusal("")
         while self.presets_grid.count():
             item = self.presets_grid.takeAt(0)
             w = item.widget() if item is not None else None
@@ -112,6 +130,26 @@ class PtzPad(QWidget):
             b.clicked.connect(lambda _=False, n=n: self.recall.emit(n))
             self.presets_grid.addWidget(b, i // 2, i % 2)
             self.preset_buttons[n] = b
+
+    def show_holder(self, console: str, remaining: int, priority: int, ours: int) -> None:
+        """Another console steers this dome ("" = free or ours). Steering stays on only when our priority is
+        higher, and then a move takes the dome over."""
+        self.holder = console
+        steer = not console or ours > priority
+        if console:
+            take = " — your priority is higher: moving takes it over" if steer else " — steering is off, presets work"
+            self.in_use.setText(f"⟲ in use by {console} ({remaining} s) · priority {priority}{take}")
+        self.in_use.setVisible(bool(console))
+        for b in self.buttons.values():
+            b.setEnabled(steer)
+            b.setToolTip("Hold to move the dome; release to stop" if steer else f"In use by {console}")
+        if not console:
+            self.show_refusal("")
+
+    def show_refusal(self, message: str) -> None:
+        """A move the manager refused (PTZ in use, −115): its words, until the dome is free or another is chosen."""
+        self.refused.setText(f"✖ {message}" if message else "")
+        self.refused.setVisible(bool(message))
 
     def _steering(self, pan: int, tilt: int, zoom: int) -> None:
         """While the dome moves, its picture is asked for more often (and at once)."""

@@ -11,7 +11,9 @@ import os
 import stat
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
+from ..client.ops_model import TourDefinition
 from ..config import DEFAULTS, config_dir, parse_listen
 from ..security import check_token_text, is_loopback
 
@@ -32,6 +34,13 @@ class ConsoleSettings:
     ca_bundle: str = ""  # PEM file of the CA that signed https managers' and servers' certificates
     # This workstation's viewer stations on the wall (names or divaids); [] = all on a small site, else the first.
     viewers: list[str] = field(default_factory=list)
+    # PTZ control: a dome another console steers stays with it unless this priority is higher (1..10).
+    ptz_priority: int = 5  # the protocol's default (docs/workflows-protocol.md)
+    # Camera tours this console can start on a wall panel: {"name", "cameras": [[cameraid, preset|null]], "dwell"}.
+    tours: list[dict[str, Any]] = field(default_factory=list)
+
+    def tour_definitions(self) -> list[TourDefinition]:
+        return [tour_from_dict(t) for t in self.tours]
 
     def problems(self) -> list[str]:
         """Every reason these settings cannot be used, in words for the person who typed them."""
@@ -65,9 +74,40 @@ class ConsoleSettings:
                 out.append(f"Peer link listens on: {exc}.")
         if not isinstance(self.viewers, list) or not all(isinstance(v, str) and v.strip() for v in self.viewers):
             out.append('Viewer stations: a list of station names or ids, e.g. ["Operator desk 1"].')
+        prio = self.ptz_priority
+        if isinstance(prio, bool) or not isinstance(prio, int) or not 1 <= prio <= 10:
+            out.append("PTZ priority: a whole number from 1 (lowest) to 10.")
+        out.extend(tour_problems(self.tours))
         if self.ca_bundle and not Path(self.ca_bundle).is_file():
             out.append(f"CA bundle: {self.ca_bundle} does not exist.")
         return out
+
+
+def tour_from_dict(d: dict[str, Any]) -> TourDefinition:
+    """A tour as the settings file keeps it; raises ValueError (or TypeError/KeyError) on a malformed entry."""
+    cameras = [(str(c[0]), None if c[1] is None else int(c[1])) for c in d["cameras"]]
+    return TourDefinition(str(d["name"]), cameras, float(d["dwell"]))
+
+
+def tour_to_dict(t: TourDefinition) -> dict[str, Any]:
+    return {"name": t.name, "cameras": [[c, p] for c, p in t.cameras], "dwell": t.dwell}
+
+
+def tour_problems(tours: object) -> list[str]:
+    if not isinstance(tours, list):
+        return ["Tours: a list of tours."]
+    out, names = [], set()
+    for i, d in enumerate(tours):
+        try:
+            t = tour_from_dict(d)
+            t.validate()
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            out.append(f"Tour {i + 1}: {exc}.")
+            continue
+        if t.name in names:
+            out.append(f"Tour {t.name!r}: two tours have this name.")
+        names.add(t.name)
+    return out
 
 
 def env_token(default: str = "") -> str:

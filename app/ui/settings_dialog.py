@@ -1,5 +1,6 @@
-"""The settings dialog: manager and server addresses, station name, pair role and peer, timeout, theme;
-validated with clear messages, saved per user with mode 0600. Changes apply at the next start."""
+"""The settings dialog: manager and server addresses, station name, pair role and peer, timeout, theme, PTZ
+priority and the camera tours (their own editor); validated with clear messages, saved per user with mode 0600.
+Changes apply at the next start (tours edited from the Tours menu apply at once)."""
 
 from __future__ import annotations
 
@@ -11,21 +12,35 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from .settings import ConsoleSettings, SettingsError, load, save, settings_path
+from ..client.site import Camera
+from .settings import ConsoleSettings, SettingsError, load, save, settings_path, tour_to_dict
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, cameras: list[Camera] | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("SenseTwin settings")
         try:
             s = load()
         except SettingsError:
             s = ConsoleSettings()
+        self.loaded = s
+        self.cameras = list(cameras or [])
+        self.tours = list(s.tours)
+        self.ptz_priority = QSpinBox()
+        self.ptz_priority.setRange(1, 10)
+        self.ptz_priority.setValue(s.ptz_priority)
+        self.ptz_priority.setToolTip(
+            "A dome another console steers stays with it unless this console's priority is higher (1 lowest, 10)"
+        )
+        self.tours_button = QPushButton(self._tours_text())
+        self.tours_button.clicked.connect(self.edit_tours)
         self.station = QLineEdit(s.station)
         self.managers = QLineEdit(", ".join(s.managers))
         self.servers = QLineEdit(", ".join(s.servers))
@@ -65,6 +80,8 @@ class SettingsDialog(QDialog):
             ("Pair token (same on both consoles)", self.pair_token),
             ("CA bundle for https (PEM file)", self.ca_bundle),
             ("This workstation's viewer stations (names or ids)", self.viewers),
+            ("PTZ priority (1–10)", self.ptz_priority),
+            ("Camera tours", self.tours_button),
         ):
             form.addRow(label, w)
         self.error = QLabel("")
@@ -84,20 +101,35 @@ class SettingsDialog(QDialog):
             return [u.strip().rstrip("/") for u in t.split(",") if u.strip()]
 
         return ConsoleSettings(
-            self.station.text().strip(),
-            split(self.managers.text()),
-            split(self.servers.text()),
-            str(self.pair_role.currentData()),
-            self.pair_name.text().strip(),
-            self.peer_url.text().strip().rstrip("/"),
-            self.peer_listen.text().strip(),
-            self.timeout.value(),
-            self.theme.currentText(),
-            self.token.text().strip(),
-            self.pair_token.text().strip(),
-            self.ca_bundle.text().strip(),
-            [v.strip() for v in self.viewers.text().split(",") if v.strip()],
+            station=self.station.text().strip(),
+            managers=split(self.managers.text()),
+            servers=split(self.servers.text()),
+            pair_role=str(self.pair_role.currentData()),
+            pair_name=self.pair_name.text().strip(),
+            peer_url=self.peer_url.text().strip().rstrip("/"),
+            peer_listen=self.peer_listen.text().strip(),
+            timeout=self.timeout.value(),
+            theme=self.theme.currentText(),
+            token=self.token.text().strip(),
+            pair_token=self.pair_token.text().strip(),
+            ca_bundle=self.ca_bundle.text().strip(),
+            viewers=[v.strip() for v in self.viewers.text().split(",") if v.strip()],
+            ptz_priority=self.ptz_priority.value(),
+            tours=list(self.tours),
         )
+
+    def _tours_text(self) -> str:
+        n = len(self.tours)
+        return f"Edit tours… ({n} tour{'s' if n != 1 else ''})"
+
+    def edit_tours(self) -> None:
+        """The tour editor on this dialog's tours; they are saved with the dialog's Save."""
+        from .tours import TourEditor
+
+        editor = TourEditor(ConsoleSettings(tours=self.tours).tour_definitions(), self.cameras, self)
+        if editor.exec() == QDialog.DialogCode.Accepted:
+            self.tours = [tour_to_dict(t) for t in editor.tours]
+            self.tours_button.setText(self._tours_text())
 
     def try_save(self) -> None:
         try:

@@ -1,5 +1,6 @@
 """RedundancyStrip: always at the top, one tile per part (both servers, both managers, the peer console) with
-colour + symbol + words, a brief flash on change, and a banner when the system runs on its secondary server."""
+colour + symbol + words, a brief flash on change, and a banner when the system runs on its secondary server; and
+the ALARMS tile: how many alarms no console has acknowledged, red while any is high."""
 
 from __future__ import annotations
 
@@ -76,6 +77,10 @@ class RedundancyStrip(QWidget):
         row.addWidget(self.badge)
         for t in self.tiles.values():
             row.addWidget(t)
+        self.alarms = StatusTile("alarms")
+        self.alarms.setMinimumWidth(130)
+        self.alarms.show_state("unknown", "…", "waiting for the managers")
+        row.addWidget(self.alarms)
         self.banner = QLabel("Connecting…")
         self.banner.setObjectName("Banner")
         lay = QVBoxLayout(self)
@@ -116,6 +121,17 @@ class RedundancyStrip(QWidget):
                 f"we are {p.role} · {control}",
             )
         self._banner(v)
+
+    def show_alarms(self, unacknowledged: int, high: int, error: str = "") -> None:
+        """The ALARMS tile: red with ✖ while a high alarm is unacknowledged, amber for others, green for none."""
+        if error and not unacknowledged:
+            self.alarms.show_state("unknown", "?", error[:60])
+        elif high:
+            self.alarms.show_state("down", f"{unacknowledged} NEW", f"{high} high unacknowledged")
+        elif unacknowledged:
+            self.alarms.show_state("warn", f"{unacknowledged} NEW", "unacknowledged")
+        else:
+            self.alarms.show_state("ok", "NONE NEW", "all acknowledged")
 
     def _banner(self, v: SystemView) -> None:
         active = v.active_server

@@ -1,6 +1,8 @@
 """The video wall: this workstation's viewer stations (a picker switches to any other), their monitors, each
 monitor's layout drawn as its panel grid with the camera's picture on each panel. Drop a camera on a panel to
-select it there; pick a layout per monitor; play a station back.
+select it there; pick a layout per monitor; play a station back; start, pause, resume and stop a camera tour from
+a panel's context menu. A panel running a tour shows it (TOUR name 3/8, paused in amber), a dome another console
+steers says so (in use by NAME).
 
 Signals (VideoWall):
     cameraDropped(str divaid, int monitor, str layoutid, str panelid, str camera_key)
@@ -9,16 +11,19 @@ Signals (VideoWall):
     panelSelected(str divaid, int monitor, str layoutid, str panelid, str camera_key)
     playbackRequested(str divaid, object steps)     steps: [(command, params), ...] to send in order
     stationsShown()                                 the wall was redrawn for other viewer stations
+    tourStartRequested(str divaid, str layoutid, str panelid, str tour_name)
+    tourControlRequested(str action, str run)       action: pause | resume | stop
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QMimeData, QRect, QTimer, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QMouseEvent, QResizeEvent
-from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QMimeData, QPoint, QRect, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QContextMenuEvent, QDragEnterEvent, QDropEvent, QMouseEvent, QResizeEvent
+from PySide6.QtWidgets import QBoxLayout, QComboBox, QGridLayout, QHBoxLayout, QLabel, QMenu, QVBoxLayout, QWidget
 
+from ..client.ops_model import TourRun
 from ..client.playback import Playback
 from ..client.site import LayoutShape, MonitorState, Site, ViewerState, own_viewers
 from ..config import DEFAULTS
@@ -27,6 +32,23 @@ from .pictures import PictureFeed
 from .playback import PlaybackBar
 
 CAMERA_MIME = "application/x-sensetwin-camera"
+# Tags over a panel's picture (on an opaque plate: readable over any picture, in both themes).
+TAG_STYLE = {
+    "running": "background: #1d4f8f; color: #ffffff; font-weight: bold; border-radius: 3px; padding: 1px 6px;",
+    "paused": "background: #f0a020; color: #1a1200; font-weight: bold; border-radius: 3px; padding: 1px 6px;",
+    "ptz": "background: #7a1f24; color: #ffe3e0; font-weight: bold; border-radius: 3px; padding: 1px 6px;",
+}
+
+
+def tour_badge(t: TourRun) -> str:
+    """TOUR name 3/8: the camera on the panel now (1-based) of the tour's cameras; paused runs say so."""
+    n = len(t.steps)
+    at = f"{t.step % n + 1}/{n}" if n and t.step >= 0 else f"–/{n}"
+    return (
+        ("⏸ TOUR " if t.state == "paused" else "▶ TOUR ")
+        + f"{t.name} {at}"
+        + (" PAUSED" if t.state == "paused" else "")
+    )
 
 
 def camera_mime(key: str) -> QMimeData:
@@ -41,10 +63,35 @@ class PanelWidget(PictureView):
 
     dropped = Signal(str)
     clicked = Signal()
+    menuRequested = Signal(QPoint)
 
     def __init__(self, name: str) -> None:
         super().__init__(name, "Panel", DEFAULTS.picture_interval)
         self.setAcceptDrops(True)
+        self.tour_tag = QLabel("")
+        self.tour_tag.setObjectName("PanelTour")
+        self.ptz_tag = QLabel("")
+        self.ptz_tag.setObjectName("PanelPtz")
+        tags = QHBoxLayout()
+        tags.setContentsMargins(0, 0, 0, 0)
+        for tag in (self.tour_tag, self.ptz_tag):
+            tag.hide()
+            tags.addWidget(tag, 0, Qt.AlignmentFlag.AlignLeft)
+        tags.addStretch(1)
+        lay = self.layout()
+        assert isinstance(lay, QBoxLayout)
+        lay.insertLayout(1, tags)  # under the title and badge row
+
+    def set_tag(self, tag: QLabel, text: str, style: str) -> None:
+        if tag.text() != text:
+            tag.setText(text)
+            tag.setToolTip(text)
+        if text and tag.styleSheet() != TAG_STYLE[style]:
+            tag.setStyleSheet(TAG_STYLE[style])
+        tag.setVisible(bool(text))
+
+    def contextMenuEvent(self, e: QContextMenuEvent) -> None:
+        self.menuRequested.emit(e.globalPos())
 
     def set_prop(self, name: str, value: bool) -> None:
         text = "true" if value else "false"
@@ -151,6 +198,13 @@ class MonitorWidget(QWidget):
             cam = self.wall.site.cameras.get(key)
             w.show_camera(key, (cam.name + ("  ⟲ PTZ" if cam.ptz else "")) if cam else "", cam)
             w.set_prop("pending", (self.divaid, self.index, mon.layoutid, pid) in self.wall.pending)
+        self.show_tags()
+
+    def show_tags(self) -> None:
+        for pid, w in self.area.panels.items():
+            run = self.wall.runs.get((self.divaid, self.layoutid, pid))
+            w.set_tag(w.tour_tag, tour_badge(run) if run else "", run.state if run else "running")
+            w.set_tag(w.ptz_tag, self.wall.ptz_holders.get(w.camera_key, ""), "ptz")
 
     def _wire(self, pid: str, w: PanelWidget) -> None:
         divaid = self.divaid
@@ -161,6 +215,13 @@ class MonitorWidget(QWidget):
         w.clicked.connect(
             lambda: self.wall.panelSelected.emit(self.divaid, self.index, self.layoutid, pid, w.camera_key)
         )
+        w.menuRequested.connect(lambda at: self._menu(pid, at))
+
+    def _menu(self, pid: str, at: QPoint) -> None:
+        # popup, not exec: no nested event loop under qasync; the menu goes once it is closed.
+        menu = self.wall.panel_menu(self.divaid, self.layoutid, pid)
+        menu.aboutToHide.connect(menu.deleteLater)
+        menu.popup(at)
 
 
 class VideoWall(QWidget):
@@ -170,6 +231,8 @@ class VideoWall(QWidget):
     panelSelected = Signal(str, int, str, str, str)
     playbackRequested = Signal(str, object)
     stationsShown = Signal()
+    tourStartRequested = Signal(str, str, str, str)
+    tourControlRequested = Signal(str, str)
 
     def __init__(self, feed: PictureFeed | None = None, wanted: list[str] | None = None) -> None:
         super().__init__()
@@ -183,6 +246,9 @@ class VideoWall(QWidget):
         self.bars: dict[str, PlaybackBar] = {}
         self.playback: dict[str, Playback] = {}  # divaid -> its playback; absent = live
         self.pending: set[tuple[str, int, str, str]] = set()
+        self.tour_names: list[str] = []  # the console's tours, offered in a panel's menu
+        self.runs: dict[tuple[str, str, str], TourRun] = {}  # (divaid, layoutid, panelid) -> its running tour
+        self.ptz_holders: dict[str, str] = {}  # camera key -> "in use by NAME (12 s)"
         self.picker = QComboBox()
         self.picker.setObjectName("StationPicker")
         self.picker.setToolTip("Which viewer stations the wall shows: this workstation's, or any other")
@@ -325,6 +391,52 @@ class VideoWall(QWidget):
             if pb is not None and bar.isVisible():
                 bar.status.setText(pb.label())
                 bar.status.setToolTip(pb.label())
+
+    # -- tours and PTZ control ------------------------------------------------------------------------
+
+    def show_tours(self, runs: list[TourRun]) -> None:
+        """The running and paused tours (stopped ones are gone): each on its panel's badge."""
+        self.runs = {(t.divaid, t.layoutid, t.panelid): t for t in runs if t.state in ("running", "paused")}
+        for mon in self.monitors.values():
+            mon.show_tags()
+
+    def show_ptz(self, holders: dict[str, str]) -> None:
+        """Domes another console steers: camera key -> what the panel says."""
+        if holders != self.ptz_holders:
+            self.ptz_holders = dict(holders)
+            for mon in self.monitors.values():
+                mon.show_tags()
+
+    def panel_menu(self, divaid: str, layoutid: str, panelid: str) -> QMenu:
+        """A panel's context menu: Start tour ▸ <name>; for a panel running one, Pause/Resume/Stop tour."""
+        menu = QMenu(self)
+        run = self.runs.get((divaid, layoutid, panelid))
+        start = menu.addMenu("Start tour")
+        start.setObjectName("StartTour")
+        for name in self.tour_names:
+            act = QAction(name, start)
+            act.triggered.connect(
+                lambda _=False, name=name: self.tourStartRequested.emit(divaid, layoutid, panelid, name)
+            )
+            start.addAction(act)
+        if not self.tour_names:
+            none = start.addAction("No tours yet: Tours › Edit tours…")
+            none.setEnabled(False)
+        if run is not None:
+            start.setEnabled(False)
+            start.setTitle(f"Start tour (stop {run.name} first)")
+            menu.addSeparator()
+            if run.state == "paused":
+                actions = [("resume", f"Resume tour {run.name}")]
+            else:
+                actions = [("pause", f"Pause tour {run.name}")]
+            actions.append(("stop", f"Stop tour {run.name}"))
+            for action, label in actions:
+                act = QAction(label, menu)
+                act.setData(action)
+                act.triggered.connect(lambda _=False, a=action: self.tourControlRequested.emit(a, run.run))
+                menu.addAction(act)
+        return menu
 
     def panels(self) -> list[PanelWidget]:
         return [p for m in self.monitors.values() for p in m.area.panels.values()]
