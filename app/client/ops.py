@@ -19,25 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..sense import Result, ResultCode, SenseError
 from ..tasks import cancel_and_wait
-from .ops_model import (
-    MAX_RUN,
-    PTZ_MOVES,
-    Alarm,
-    OpsParseError,
-    OpsState,
-    PtzControl,
-    Reaction,
-    TourDefinition,
-    TourRun,
-    TourStep,
-    bounded,
-    diff_alarms,
-    diff_ptz,
-    diff_tours,
-    parse_alarms,
-    parse_ptz,
-    parse_tours,
-)
+from .ops_diff import bounded, diff_alarms, diff_ptz, diff_tours
+from .ops_model import MAX_RUN, PTZ_MOVES, Alarm, OpsState, PtzControl, Reaction, TourDefinition, TourRun, TourStep
+from .ops_parse import OpsParseError, parse_alarms, parse_ptz, parse_tours
 from .outcome import Outcome
 from .uids import station_slug
 

@@ -13,17 +13,9 @@ import pytest
 
 from app.client import ActionError, ClientSettings, RedundantClient
 from app.client.ops import OpsClient, TourDefinition
-from app.client.ops_model import (
-    MAX_ALARMS,
-    Alarm,
-    diff_alarms,
-    diff_ptz,
-    diff_tours,
-    parse_alarms,
-    parse_ptz,
-    parse_tours,
-    sort_alarms,
-)
+from app.client.ops_diff import diff_alarms, diff_ptz, diff_tours
+from app.client.ops_model import MAX_ALARMS, Alarm
+from app.client.ops_parse import parse_alarms, parse_ptz, parse_tours, sort_alarms
 from app.client.outcome import Outcome
 from app.client.view import SystemView
 from app.sense import Result, parse_result
