@@ -37,6 +37,11 @@ class Defaults:
     etcd_ttl: int = 2  # a manager's liveness lease in etcd (etcd's shortest); kept alive four times a TTL
     etcd_timeout: float = 0.5  # a manager waits this long for one etcd request before it tries another member
     max_uid_length: int = 128
+    # Shared operator workflows (docs/workflows-protocol.md), kept by the managers in etcd.
+    ptz_hold: float = 15.0  # a dome stays with the console that moved it last for this long
+    flood_count: int = 10  # more alarms of one rule than this within flood_window are grouped
+    flood_window: float = 600.0
+    ptz_priority: int = 5  # a PTZ move's priority (1..10) when it names a console and no priority
     action_rate: float = 10.0  # new actions a second one console may send a manager on average (0 = no limit)
     action_burst: int = 30  # ... and at once
     watch_interval: float = 0.25  # a console checks each manager and server this often

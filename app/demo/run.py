@@ -9,11 +9,11 @@ import sys
 import threading
 from pathlib import Path
 
-from .topology import Topology
+from .topology import DEMO_ALARMS, Topology
 
 
 def run_demo(state_dir: Path | None, console: bool = True, screenshot: Path | None = None) -> int:
-    topo = Topology.create(state_dir, cuttable=True)
+    topo = Topology.create(state_dir, cuttable=True, alarms=DEMO_ALARMS)
     try:
         try:
             topo.start_system()

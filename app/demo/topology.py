@@ -24,6 +24,22 @@ from typing import Any
 from ..config import LOOPBACK
 from .etcd import EtcdMember, member_args
 
+# The demo site's alarm rules (docs/workflows-protocol.md): motion at the main gate goes on the video wall's single
+# panel; a camera that loses its picture is a low alarm. POST /sim/event (or /sim/device) raises their events.
+DEMO_ALARMS = """\
+[[alarms]]
+type = "Motion"
+priority = "high"
+title = "Motion at the main gate"
+camera = "101"
+serverid = "13427094042528044067"
+reaction = { divaid = "11008480918349137116", layoutid = "1410707261306977580", panelid = "2598414856324303106" }
+
+[[alarms]]
+type = "VideoLost"
+priority = "low"
+"""
+
 
 def free_port(host: str = LOOPBACK) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -128,6 +144,7 @@ class Topology:
     sim_site: str | None = None  # the sims' --site (demo, big or a site file); None = their default, demo
     cuttable: bool = False  # the demo: each manager reaches the other manager host's etcd member through a relay
     cut_links: Any = None
+    alarms: str | None = None  # the managers' [[alarms]] rules (TOML), e.g. DEMO_ALARMS; None: none
     _etcd: list[EtcdMember] = field(default_factory=list)
 
     @classmethod
@@ -224,6 +241,10 @@ class Topology:
                 args += ["--queue-timeout", str(queue_timeout)]
             if self.action_rate is not None:
                 args += ["--action-rate", str(self.action_rate)]
+            if self.alarms is not None:
+                config = self.workdir / "manager-alarms.toml"
+                config.write_text(self.alarms, encoding="utf-8")
+                args += ["--config", str(config)]
             made.append(self.add(f"{role} manager", args, f"http://{LOOPBACK}:{ports[role]}"))
         return made[0], made[1]
 

@@ -26,6 +26,7 @@ from ..sense.login import Login
 from ..tasks import cancel_and_wait
 from .coord import Coordination, UidRecord
 from .etcd import EtcdClient, EtcdError, EtcdUnknown
+from .ops import Ops
 from .servers import MaybeSent, NotSent, ServerFollower
 from .settings import ManagerSettings, Role
 
@@ -117,6 +118,7 @@ class Manager:
         self._unsure: dict[str, Pending] = {}  # claims whose outcome etcd did not tell, resolved once it answers
         self.rate = RateLimit(s.action_rate, s.action_burst)
         self._normal_since_revision = 0
+        self.ops = Ops(self)  # alarms, tours, PTZ control: actions of ours, executed in this uid machinery
 
     # -- life cycle ------------------------------------------------------------------------------------
 
@@ -131,10 +133,12 @@ class Manager:
             await self.etcd.close()
             raise
         await self.servers.start()
+        await self.ops.start()
         self._resolver = asyncio.create_task(self._resolve_unsure(), name="unsure-claims")
 
     async def close(self) -> None:
         await cancel_and_wait([*self._tasks, self._resolver])
+        await self.ops.close()
         await self.coord.close()
         await self.servers.close()
         await self.etcd.close()
@@ -186,6 +190,11 @@ class Manager:
         """Execute an action once. `source` names the sender for the rate limit (a token name, an address)."""
         loop = asyncio.get_running_loop()
         if req.uid is None:
+            if self.ops.needs_uid(cmd):
+                raise SenseError.of(
+                    ResultCode.UID_REQUIRED,
+                    f"{cmd.name} changes the control room's shared state and needs a uid (add uid=UNIQUE_VALUE)",
+                )
             if self.role is Role.SECONDARY and self.state.mode is Mode.FAILOVER:
                 raise SenseError.of(
                     ResultCode.UID_REQUIRED,
@@ -237,8 +246,11 @@ class Manager:
             ) from None
 
     async def read(self, req: CommandRequest) -> tuple[bytes, str]:
-        """A read, forwarded to the active server: its answer and content type (a picture passes untouched)."""
+        """A read, forwarded to the active server: its answer and content type (a picture passes untouched).
+        The shared workflows' reads (getAlarms...) are answered by this manager itself."""
         self.counts.reads += 1
+        if self.ops.answers(req):
+            return self.ops.read(req), "text/xml"
         deadline = asyncio.get_running_loop().time() + self.s.hold_timeout
         try:
             return await self.servers.fetch(encode(req.command, req.params), deadline)
@@ -436,7 +448,10 @@ class Manager:
                         break
                 try:
                     sends += 1
-                    body = await self.servers.execute(query, p.deadline)
+                    if self.ops.handles(p.cmd, p.req):
+                        body = await self.ops.execute(p.req, p.cmd, uid, p.deadline)
+                    else:
+                        body = await self.servers.execute(query, p.deadline)
                     code = parse_result(body).errorcode
                     self.counts.forwarded += 1
                     break

@@ -16,6 +16,7 @@ from ..sense import ResultCode, SenseError, classify, decode, el, fields, parse_
 from ..sense.catalogue import validate
 from ..sense.events import EventLog, answer_get_events, utc_now
 from ..tasks import cancel_and_wait
+from .alarms import EVENT_FIELDS
 from .coord import CoordinationError
 from .core import Manager
 from .settings import ManagerSettings
@@ -205,6 +206,7 @@ class ManagerService:
             etcd_el,
             counts,
             fields("caller", {"token": caller_token}),
+            m.ops.alarms.status_xml(),
         )
         return result_xml(0, None, body)
 
@@ -247,6 +249,9 @@ class ManagerService:
                         continue
                     for e in events.iterfind("event"):
                         last = max(last, int(e.findtext("eventid") or 0))
+                        self.manager.ops.alarms.server_event(
+                            {k: e.findtext(k) or "" for k in (*EVENT_FIELDS, "devicedescription")}
+                        )
                         self.events.add(
                             e.findtext("eventtype") or "",
                             e.findtext("eventdescription") or "",

@@ -11,6 +11,83 @@ from typing import Any
 from ..config import DEFAULTS, parse_listen
 from ..security import Secret, TokenCheck, is_loopback, readable_by_others, server_tls
 
+PRIORITIES = ("high", "medium", "low")
+_RULE_KEYS = {"type", "priority", "title", "camera", "serverid", "reaction"}
+_REACTION_KEYS = ("divaid", "layoutid", "panelid")
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """Put the alarm's camera on a monitor panel."""
+
+    divaid: str
+    layoutid: str
+    panelid: str
+
+
+@dataclass(frozen=True)
+class AlarmRule:
+    """Which server events become alarms ([[alarms]] in the manager config, docs/workflows-protocol.md)."""
+
+    index: int
+    type: str  # matched case-insensitively as a substring of the event type
+    priority: str
+    title: str = ""
+    camera: str = ""
+    serverid: str = ""
+    reaction: Reaction | None = None
+
+    def matches(self, eventtype: str) -> bool:
+        return self.type.lower() in eventtype.lower()
+
+
+def parse_alarm_rules(raw: object) -> list[AlarmRule]:
+    """The [[alarms]] tables as rules; a ValueError naming the rule and what to write for the first bad one."""
+    if not isinstance(raw, list):
+        raise ValueError('alarms: write each rule as an [[alarms]] table (type = "Motion", priority = "high")')
+    rules = []
+    for i, r in enumerate(raw):
+        where = f"alarm rule {i + 1}" + (f" (type {r.get('type')!r})" if isinstance(r, dict) and r.get("type") else "")
+        if not isinstance(r, dict):
+            raise ValueError(f'{where}: write it as an [[alarms]] table with type = "..." and priority = "high"')
+        unknown = sorted(set(r) - _RULE_KEYS)
+        if unknown:
+            raise ValueError(
+                f"{where}: unknown key(s) {', '.join(unknown)}; a rule has {', '.join(sorted(_RULE_KEYS))}"
+            )
+        kind = r.get("type")
+        if not isinstance(kind, str) or not kind.strip():
+            raise ValueError(f'{where}: no type; write the server event type it matches, e.g. type = "Motion"')
+        prio = r.get("priority", "")
+        if not isinstance(prio, str) or prio.strip().lower() not in PRIORITIES:
+            raise ValueError(f'{where}: priority {prio!r} is not high, medium or low; write e.g. priority = "high"')
+        text = {k: r.get(k, "") for k in ("title", "camera", "serverid")}
+        for k, v in text.items():
+            if not isinstance(v, str) and not (k != "title" and isinstance(v, int) and not isinstance(v, bool)):
+                raise ValueError(f'{where}: {k} must be text, e.g. {k} = "101"')
+        camera, serverid = str(text["camera"]).strip(), str(text["serverid"]).strip()
+        for k, v in (("camera", camera), ("serverid", serverid)):
+            if v and not (v.isascii() and v.isdigit()):
+                raise ValueError(f'{where}: {k} {v!r} is not a decimal id; write e.g. {k} = "101"')
+        if serverid and not camera:
+            raise ValueError(f'{where}: serverid goes with camera; add camera = "CAMERAID" or remove serverid')
+        reaction = None
+        if "reaction" in r:
+            rx = r["reaction"]
+            example = 'reaction = { divaid = "1", layoutid = "1", panelid = "1" }'
+            if not isinstance(rx, dict) or set(rx) != set(_REACTION_KEYS):
+                raise ValueError(f"{where}: a malformed reaction; write {example}")
+            ids = [str(rx[k]).strip() for k in _REACTION_KEYS]
+            if not all(v.isascii() and v.isdigit() for v in ids) or any(isinstance(rx[k], bool) for k in rx):
+                raise ValueError(
+                    f"{where}: the reaction's divaid, layoutid and panelid must be decimal ids; write {example}"
+                )
+            reaction = Reaction(*ids)
+        rules.append(
+            AlarmRule(i, kind.strip(), prio.strip().lower(), str(text["title"]).strip(), camera, serverid, reaction)
+        )
+    return rules
+
 
 class Role(enum.Enum):
     PRIMARY = "primary"
@@ -62,9 +139,15 @@ class ManagerSettings:
     ca_bundle: Path | None = None
     server_user: str = ""
     server_password: str = ""
+    # Shared operator workflows (docs/workflows-protocol.md): alarm rules ([[alarms]] tables), PTZ control, floods.
+    alarms: list[dict[str, Any]] = field(default_factory=list)
+    ptz_hold: float = DEFAULTS.ptz_hold
+    flood_count: int = DEFAULTS.flood_count
+    flood_window: float = DEFAULTS.flood_window
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.alarm_rules: list[AlarmRule] = []  # parsed from `alarms` by check()
         # Secrets never print themselves (repr, logs, tracebacks), whatever check() is called or not.
         self.etcd_password = Secret(self.etcd_password)
         self.server_password = Secret(self.server_password)
@@ -116,6 +199,13 @@ class ManagerSettings:
         server_tls(self.tls_cert, self.tls_key)  # raises with the file that is missing or unusable
         if self.ca_bundle is not None and not self.ca_bundle.is_file():
             raise ValueError(f"ca_bundle {self.ca_bundle} does not exist")
+        self.alarm_rules = parse_alarm_rules(self.alarms)
+        if not 1 <= self.ptz_hold <= 300:
+            raise ValueError("ptz_hold must be 1 to 300 seconds (a dome stays with the console that moved it last)")
+        if isinstance(self.flood_count, bool) or not isinstance(self.flood_count, int) or self.flood_count < 1:
+            raise ValueError("flood_count must be a whole number of alarms, 1 or more (e.g. flood_count = 10)")
+        if not 1 <= self.flood_window <= 86400:
+            raise ValueError("flood_window must be 1 to 86400 seconds (e.g. flood_window = 600)")
 
     @property
     def etcd_tls_needed(self) -> bool:
@@ -148,6 +238,8 @@ def load_toml(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"config file {path} is not valid TOML: {exc}") from None
     section = data.get("manager", data)
+    if section is not data and "alarms" in data:  # [[alarms]] written beside a [manager] table, as in the docs
+        section = {**section, "alarms": [*section.get("alarms", []), *data["alarms"]]}
     replaced = sorted(set(section) & set(_REPLACED))
     if replaced:
         raise ValueError(

@@ -169,6 +169,26 @@ class Simulator:
         state = "active" if values["active"] else "not active"
         return xml_response(result_xml(0, f"camera {cam.name!r} is {state}"))
 
+    async def raise_event(self, request: web.Request) -> web.Response:
+        """POST /sim/event {"type", "serverid", "deviceid", "value"}: an event as a camera's motion detector or an
+        input would raise it (for tests and the demo's alarms); replicated like other state. Bad input: 400."""
+        try:
+            e = _event_body(await request.read())
+            camera = None
+            if e["deviceid"] != "0":
+                camera = self.world.camera(None if e["serverid"] == "0" else e["serverid"], e["deviceid"])
+        except SenseError as exc:
+            return error_response(exc, 400)
+        async with self.pair.lock:
+            await self.pair.ensure_can_act()
+            where = {"serverid": e["serverid"], "deviceid": e["deviceid"]}
+            if camera is not None:
+                where = {"serverid": camera.serverid, "deviceid": camera.deviceid, "devicedescription": camera.name}
+            self.world.note(e["type"], f"{e['type']} on {camera.name if camera else 'the site'}", e["value"], **where)
+            await self.pair.replicate()
+        eventid = self.world.events.last_id
+        return xml_response(result_xml(0, f"event {eventid} {e['type']}", fields("event", {"eventid": eventid})))
+
     async def webservice(self, request: web.Request) -> web.Response:
         """A login (app.sense.login). Without a configured user any well-formed message is accepted."""
         body = await request.read()
@@ -222,6 +242,38 @@ async def _action_body(request: web.Request) -> dict[str, str]:
     return out
 
 
+def _event_body(data: bytes) -> dict[str, str]:
+    """The checked fields of a POST /sim/event body; a SenseError that says what is wrong."""
+
+    def bad(text: str) -> SenseError:
+        return SenseError.of(ResultCode.BAD_REQUEST, f"POST /sim/event: {text}")
+
+    try:
+        body = json.loads(data)
+    except (ValueError, RecursionError):
+        raise bad('the body is not JSON; send {"type": "Motion", "serverid": "1", "deviceid": "101"}') from None
+    if not isinstance(body, dict):
+        raise bad("the body must be a JSON object")
+    unknown = sorted(set(body) - {"type", "serverid", "deviceid", "value"})
+    if unknown:
+        raise bad(f"unknown field(s) {', '.join(unknown)}; an event has type, serverid, deviceid and value")
+    kind = body.get("type")
+    if not isinstance(kind, str) or not kind.strip() or len(kind) > 64 or not kind.isprintable():
+        raise bad('type must be the event type, 1 to 64 printable characters (e.g. "Motion")')
+    out = {"type": kind.strip()}
+    for k in ("serverid", "deviceid"):
+        v = body.get(k, "0")
+        text = str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+        if not isinstance(text, str) or not (text.isascii() and text.isdigit()) or len(text) > 20:
+            raise bad(f"{k} must be a decimal id (as a string), not {str(v)[:40]!r}")
+        out[k] = str(int(text))
+    value = body.get("value", "")
+    if not isinstance(value, str) or len(value) > 1024:
+        raise bad("value must be a string of at most 1024 characters")
+    out["value"] = value
+    return out
+
+
 def create_app(settings: SimSettings) -> web.Application:
     sim = Simulator(settings)
     app = web.Application(middlewares=[sense_errors], client_max_size=65536)
@@ -235,6 +287,7 @@ def create_app(settings: SimSettings) -> web.Application:
     app.router.add_post("/pair/state", sim.pair_state_post)
     app.router.add_post("/pair/handover", sim.pair_handover)
     app.router.add_post("/sim/device", sim.device_control)
+    app.router.add_post("/sim/event", sim.raise_event)
 
     async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
         await sim.pair.start()
