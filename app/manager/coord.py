@@ -50,6 +50,7 @@ from .etcd import (
 log = logging.getLogger(__name__)
 PROJECT = "sensetwin"
 SETTLE_BATCH = 64  # done/expired writes in one transaction at most (etcd's default max-txn-ops is 128)
+CLAIM_BATCH = 64  # claims in one transaction at most: as many compares + ours, as many puts
 
 
 class CoordinationError(Exception):
@@ -185,6 +186,8 @@ class Coordination:
         self._registered = asyncio.Event()
         self._settling: list[tuple[UidRecord, UidRecord, asyncio.Future[UidRecord]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._claiming: list[tuple[UidRecord, asyncio.Future[ClaimResult]]] = []
+        self._claimer: asyncio.Task[None] | None = None
 
     # -- keys ------------------------------------------------------------------------------------------------
 
@@ -217,7 +220,7 @@ class Coordination:
         ]
 
     async def close(self) -> None:
-        await cancel_and_wait([*self._tasks, self._flusher])
+        await cancel_and_wait([*self._tasks, self._flusher, self._claimer])
         if self.live_lease:
             await self.client.revoke(self.live_lease)  # the peer sees us go at once, not after the TTL
         self._lease_file().unlink(missing_ok=True)
@@ -525,10 +528,72 @@ class Coordination:
 
     async def claim(self, uid: str, command: str, params: str) -> ClaimResult:
         """Win the uid or learn who holds it. Raises EtcdError when etcd cannot say (see EtcdUnknown: an unknown
-        outcome is resolved by `read`, since our claim carries our instance)."""
+        outcome is resolved by `read`, since our claim carries our instance).
+
+        Group commit, as for `settle`: claims that arrive while one is on its way to etcd go together in one
+        transaction (every uid's compare and our liveness key's); if any compare fails, each is claimed alone, so
+        a busy manager makes one etcd request for many claims and a quiet one waits for nothing."""
         if not self._registered.is_set():
             raise EtcdUnavailable("this manager's liveness is not registered in etcd (the lease ran out); retrying")
         rec = UidRecord(uid, "claimed", self.role, self.instance, command, params, None, None, 0, 0)
+        fut: asyncio.Future[ClaimResult] = asyncio.get_running_loop().create_future()
+        self._claiming.append((rec, fut))
+        if self._claimer is None or self._claimer.done():
+            self._claimer = asyncio.create_task(self._flush_claims(), name="etcd-claim")
+        return await fut
+
+    async def _flush_claims(self) -> None:
+        while self._claiming:
+            batch, self._claiming = self._claiming[:CLAIM_BATCH], self._claiming[CLAIM_BATCH:]
+            if len(batch) > 1 and len({rec.uid for rec, _ in batch}) == len(batch):
+                try:
+                    won = await self._claim_batch([rec for rec, _ in batch])
+                except EtcdError as exc:
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                    continue
+                if won:
+                    for rec, fut in batch:
+                        if not fut.done():
+                            fut.set_result(ClaimResult(True, rec))
+                    continue
+            for rec, fut in batch:  # one at a time: a compare failed, or a single claim
+                try:
+                    result = await self._claim_one(rec)
+                except EtcdError as exc:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                    continue
+                if not fut.done():
+                    fut.set_result(result)
+
+    async def _claim_batch(self, recs: list[UidRecord]) -> bool:
+        """Claim every uid of `recs` in one transaction: True when all were won, False when any compare failed
+        (then none was written)."""
+        keys = [self.uid_key(rec.uid) for rec in recs]
+        for _ in range(2):
+            lease = await self._bucket_lease()
+            try:
+                r = await self.client.txn(
+                    [*(cmp_create(k, 0) for k in keys), cmp_create(self.live_key, self.live_revision)],
+                    [op_put(k, rec.value(), lease) for k, rec in zip(keys, recs, strict=True)],
+                )
+            except EtcdRefused as exc:
+                if "lease not found" in str(exc):
+                    self._buckets.clear()
+                    continue
+                raise
+            if not r.succeeded:
+                return False
+            for rec in recs:
+                rec.mod_revision, rec.lease = r.revision, lease
+                self._remember(rec)
+            return True
+        raise EtcdUnavailable("etcd refused the uid's dedup lease twice")
+
+    async def _claim_one(self, rec: UidRecord) -> ClaimResult:
+        uid = rec.uid
         key = self.uid_key(uid)
         for _ in range(2):
             lease = await self._bucket_lease()

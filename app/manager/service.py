@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 MANAGER_KEY = web.AppKey("manager", Manager)
 API_VERSION = "2.6.1"
 MAX_EVENTS_BYTES = 8 * 1024 * 1024
+EVENT_GATHER = 0.05  # seconds between getEvents polls while events keep coming (see _follow_server_events)
 
 
 class ManagerService:
@@ -262,6 +263,10 @@ class ManagerService:
                             serverdescription=e.findtext("serverdescription") or "",
                             devicedescription=e.findtext("devicedescription") or "",
                         )
+                    if len(events):
+                        # Let the next events gather: a busy server otherwise gets a getEvents per event from each
+                        # manager (that cost both more CPU than the actions themselves); a quiet one is long-polled.
+                        await asyncio.sleep(EVENT_GATHER)
                 except asyncio.CancelledError:
                     raise
                 except (aiohttp.ClientError, TimeoutError, OSError, SenseError, ValueError, BodyTooLarge):
