@@ -1,7 +1,8 @@
 """Benchmark of the manager: actions through the primary manager (each one a claim and a done in etcd) against
 direct calls to the sim, in the same run (the ratio is the figure); what etcd holds after them; and the memory of a
 manager's uid cache holding 1 M uids (dedup_capacity, what the watch keeps so copies are answered without asking
-etcd).
+etcd); and, at 8 concurrent, the CPU each part (sims, etcd members, managers, this client) spends per action and
+the etcd transactions per action, since on one machine every part shares the same cores.
 
     python -m tests.perf.manager [--seconds 3] [--uids 1000000]      (--smoke: a tiny run for make test)
 """
@@ -48,7 +49,52 @@ print(len(coord.records), took, lookup, (after - before) / 1024, hits)
 """
 
 
-async def _actions(url: str, seconds: float, tag: str) -> dict[str, float]:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used (Linux /proc); 0 where there is no /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _etcd_txns(urls: list[str]) -> float:
+    """Transactions the etcd members answered so far, over all of them (from their /metrics)."""
+    import re
+    import urllib.request
+
+    total = 0.0
+    for url in urls:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=5) as r:
+            text = r.read().decode()
+        total += sum(float(v) for v in re.findall(r'grpc_method="Txn"[^}]*\} (\S+)', text))
+    return total
+
+
+class CpuMeter:
+    """CPU used per action by each part of the topology (and this benchmark's own client) over a phase."""
+
+    def __init__(self, topo: Topology) -> None:
+        self.topo = topo
+        self._before: dict[str, float] = {}
+        self._txns = 0.0
+
+    def start(self) -> None:
+        self._before = {n: _cpu_seconds(p.proc.pid) for n, p in self.topo.parts.items() if p.running and p.proc}
+        self._before["client"] = time.process_time()
+        self._txns = _etcd_txns(self.topo.etcd_urls())
+
+    def per_action(self, actions: int) -> dict[str, float]:
+        now = {n: _cpu_seconds(p.proc.pid) for n, p in self.topo.parts.items() if p.running and p.proc}
+        now["client"] = time.process_time()
+        n = max(1, actions)
+        out = {name: (now[name] - was) * 1000 / n for name, was in self._before.items() if name in now}
+        out["etcd transactions"] = (_etcd_txns(self.topo.etcd_urls()) - self._txns) / n
+        return out
+
+
+async def _actions(url: str, seconds: float, tag: str, meter: CpuMeter | None = None) -> dict[str, float]:
     async with aiohttp.ClientSession() as s:
         async with s.get(f"{url}/command?command=getLayoutStatus") as r:
             root = parse_result(await r.read()).root
@@ -69,7 +115,14 @@ async def _actions(url: str, seconds: float, tag: str) -> dict[str, float]:
 
         out: dict[str, float] = {}
         for conc in (1, 8):
+            if meter and conc == 8:
+                meter.start()
             per_s, lat = await rate(act, seconds, conc)
+            if meter and conc == 8:
+                for part, v in meter.per_action(len(lat)).items():
+                    key = "etcd_txns_per_action" if part == "etcd transactions" else "cpu_ms_" + part.replace(" ", "_")
+                    out[f"{tag}_{key}"] = round(v, 2)
+                out[f"{tag}_cpu_ms_total"] = round(sum(v for k, v in out.items() if "_cpu_ms_" in k), 2)
             out[f"{tag}_actions_per_s_c{conc}"] = round(per_s)
             out[f"{tag}_p50_ms_c{conc}"] = ms(pct(lat, 50))
             out[f"{tag}_p99_ms_c{conc}"] = ms(pct(lat, 99))
@@ -121,8 +174,9 @@ def main(argv: list[str] | None = None) -> int:
         pm = topo.parts["primary manager"].url
         topo.wait_settled()
         figures: dict[str, object] = {}
-        figures.update(asyncio.run(_actions(topo.parts["primary server"].url, a.seconds, "direct")))
-        figures.update(asyncio.run(_actions(pm, a.seconds, "manager")))
+        meter = CpuMeter(topo)
+        figures.update(asyncio.run(_actions(topo.parts["primary server"].url, a.seconds, "direct", meter)))
+        figures.update(asyncio.run(_actions(pm, a.seconds, "manager", meter)))
         figures.update(asyncio.run(etcd_holdings(topo.etcd_urls()[0])))
     for c in (1, 8):
         figures[f"ratio_p50_c{c}"] = round(

@@ -120,6 +120,23 @@ def main(argv: list[str] | None = None) -> int:
                     f"{man['manager_p99_ms_c1']} / {man['manager_p99_ms_c8']} ms",
                 ),
                 (
+                    "CPU per action at 8 concurrent, every part together (all on these cores): direct / through the "
+                    "manager",
+                    f"{man.get('direct_cpu_ms_total', '–')} / {man.get('manager_cpu_ms_total', '–')} ms",
+                ),
+                (
+                    "… of which: sims / etcd members / managers / benchmark client (through the manager)",
+                    " / ".join(
+                        str(round(sum(v for k, v in man.items() if k.startswith("manager_cpu_ms_") and w in k[15:]), 2))
+                        for w in ("server", "etcd", "manager", "client")
+                    )
+                    + " ms",
+                ),
+                (
+                    "etcd transactions per action (claims and dones go in groups)",
+                    f"{man.get('manager_etcd_txns_per_action', '–')}",
+                ),
+                (
                     "uid keys in etcd after the run / the member's database in use",
                     f"{man['etcd_uids']:,} / {man['etcd_db_in_use_mib']} MiB",
                 ),
