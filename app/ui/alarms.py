@@ -93,9 +93,10 @@ class AlarmPanel(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        for i, w in enumerate((90, 70, 300, 130, 110)):
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        for i, w in enumerate((88, 76, 250, 110, 135)):
             self.table.setColumnWidth(i, w)
         # The selected row keeps its priority colours; a frame says which one it is.
         self.table.setStyleSheet(
@@ -108,21 +109,26 @@ class AlarmPanel(QWidget):
         self.show_closed.toggled.connect(lambda _: self._fill())
         self.summary = QLabel("No alarms")
         self.summary.setObjectName("AlarmSummary")
+        self.summary.setMinimumWidth(1)
         self.sound_state = QLabel("")
         self.sound_state.setObjectName("TileDetail")
-        self.silence = QPushButton("🔇 Silence 2 min")
+        self.sound_state.setMinimumWidth(1)
+        self.silence = QPushButton("Silence 2 min")
         self.silence.setToolTip("Silence the alarm sound for two minutes; it rings again if high alarms are left")
         self.silence.clicked.connect(self.silence_sound)
         head = QHBoxLayout()
         head.addWidget(self.summary, 1)
-        head.addWidget(self.show_closed)
         head.addWidget(self.sound_state)
         head.addWidget(self.silence)
+        foot = QHBoxLayout()
+        foot.addWidget(self.show_closed)
+        foot.addStretch(1)
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
         ll.addLayout(head)
         ll.addWidget(self.table, 1)
+        ll.addLayout(foot)
 
         self.view = PictureView("", "Picture", DEFAULTS.preview_interval)
         self.view.setMinimumSize(240, 135)
@@ -154,7 +160,7 @@ class AlarmPanel(QWidget):
         split = QSplitter()
         split.addWidget(left)
         split.addWidget(right)
-        split.setStretchFactor(0, 3)
+        split.setStretchFactor(0, 5)
         split.setStretchFactor(1, 2)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -199,7 +205,7 @@ class AlarmPanel(QWidget):
                 a.time[-8:],
                 alarm_text(a),
                 cam.name if cam else a.cameraid or "—",
-                a.state.upper() if a.state != "new" else "● NEW",
+                {"new": "● NEW", "acknowledged": "✔ ACKNOWLEDGED", "closed": "CLOSED"}.get(a.state, a.state.upper()),
                 who_text(a),
             ]
             for c, text in enumerate(values):
@@ -340,17 +346,18 @@ class AlarmPanel(QWidget):
                 self.sound.start()  # the sound keeps its own silence: it starts again when that is over
             self._sound_on = True
             if left > 0:
-                self.sound_state.setText(f"🔇 silenced {int(left) // 60}:{int(left) % 60:02d}")
+                self.sound_state.setText(f"♪ silenced {int(left) // 60}:{int(left) % 60:02d}")
             else:
                 self.sound_state.setText(self._sound_words())
         self.silence.setEnabled(wants and left <= 0)
 
     def _sound_words(self) -> str:
         if self.sound is None:
-            return "🔔 (no sound)"
+            return "♪ no sound"
         if not getattr(self.sound, "available", True):
-            return f"🔔 no sound: {getattr(self.sound, 'error', '') or 'no audio output'}"
-        return "🔔 ringing"
+            self.sound_state.setToolTip(getattr(self.sound, "error", "") or "no audio output")
+            return "♪ no sound (no audio device)"
+        return "♪ SOUNDING"
 
     def stop_sound(self) -> None:
         """The console closes: no sound rings on, the audio device is freed."""

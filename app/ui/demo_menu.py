@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 # priority -> (event type, the camera's serverid (Recorder North), deviceid, value).
 DEMO_ALARMS = {
     "high": ("Motion", "13427094042528044067", "101", "motion at the gate"),
-    "low": ("VideoLoss", "13427094042528044067", "103", "video signal lost"),
+    "low": ("VideoLost", "13427094042528044067", "103", "video signal lost"),
 }
 
 

@@ -118,14 +118,14 @@ class MainWindow(QMainWindow):
         log_dock = self._dock("Command log", self.command_log, Qt.DockWidgetArea.BottomDockWidgetArea)
         sys_dock = self._dock("System changes", self.system_log, Qt.DockWidgetArea.BottomDockWidgetArea)
         ev_dock = self._dock("Events", self.events, Qt.DockWidgetArea.BottomDockWidgetArea)
+        # Alarms beside the logs (not a tab behind them): a new alarm is seen without a click.
+        self.alarm_dock = self._dock("Alarms", self.alarms, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(log_dock, sys_dock)
         self.tabifyDockWidget(sys_dock, ev_dock)
         log_dock.raise_()
-        self.alarm_dock = self._dock("Alarms", self.alarms, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.splitDockWidget(log_dock, self.alarm_dock, Qt.Orientation.Horizontal)
         # The wall with its pictures gets the room; the alarms and logs a strip below it.
         self.resizeDocks([log_dock], [230], Qt.Orientation.Vertical)
-        self.resizeDocks([log_dock, self.alarm_dock], [620, 880], Qt.Orientation.Horizontal)
+        self.resizeDocks([log_dock, self.alarm_dock], [450, 1050], Qt.Orientation.Horizontal)
         self.resizeDocks([ptz_dock], [360], Qt.Orientation.Horizontal)
 
         self._menus()

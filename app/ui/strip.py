@@ -127,11 +127,11 @@ class RedundancyStrip(QWidget):
         if error and not unacknowledged:
             self.alarms.show_state("unknown", "?", error[:60])
         elif high:
-            self.alarms.show_state("down", f"{unacknowledged} NEW", f"{high} high unacknowledged")
+            self.alarms.show_state("down", f"{unacknowledged} NEW", f"{high} high")
         elif unacknowledged:
-            self.alarms.show_state("warn", f"{unacknowledged} NEW", "unacknowledged")
+            self.alarms.show_state("warn", f"{unacknowledged} NEW", "none high")
         else:
-            self.alarms.show_state("ok", "NONE NEW", "all acknowledged")
+            self.alarms.show_state("ok", "NONE", "all acknowledged")
 
     def _banner(self, v: SystemView) -> None:
         active = v.active_server

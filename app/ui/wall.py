@@ -34,9 +34,10 @@ from .playback import PlaybackBar
 CAMERA_MIME = "application/x-sensetwin-camera"
 # Tags over a panel's picture (on an opaque plate: readable over any picture, in both themes).
 TAG_STYLE = {
-    "running": "background: #1d4f8f; color: #ffffff; font-weight: bold; border-radius: 3px; padding: 1px 6px;",
-    "paused": "background: #f0a020; color: #1a1200; font-weight: bold; border-radius: 3px; padding: 1px 6px;",
-    "ptz": "background: #7a1f24; color: #ffe3e0; font-weight: bold; border-radius: 3px; padding: 1px 6px;",
+    "running": "background: #1d4f8f; color: #ffffff; font-weight: bold; border-radius: 3px; padding: 1px 5px;",
+    "paused": "background: #f0a020; color: #1a1200; font-weight: bold; border-radius: 3px; padding: 1px 5px;",
+    "ptz": "background: #7a1f24; color: #ffe3e0; font-weight: bold; font-size: 8pt; border-radius: 3px; "
+    "padding: 1px 4px;",
 }
 
 
