@@ -31,7 +31,7 @@ from ..sense import (
     parse_result,
     result_xml,
 )
-from ..sense.catalogue import validate
+from ..sense.catalogue import Param, ParamType, parse_int, validate
 from ..sense.xml import Element
 from ..tasks import cancel_and_wait
 from .alarms import AlarmMaker
@@ -64,6 +64,7 @@ RETRIES = 5
 _RUN_OK = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _NAME_OK = re.compile(r"^[^\x00-\x1f\x7f]{1,80}$")
 MAX_STEPS = 200
+_PRIORITY = Param("priority", ParamType.INT, min=1, max=10)
 
 
 @dataclass
@@ -490,12 +491,20 @@ class Ops:
     async def _ptz(self, req: CommandRequest, cmd: Command, uid: str, deadline: float) -> bytes:
         values = validate(cmd, req.params)  # the catalogue's checks of console and priority (and the rest)
         params = {k: v for k, v in req.params.items() if k not in ("console", "priority")}
-        console = str(values.get("console", "")).strip()[:80]
+        # holdPosition and setPosition are not in the catalogue: their console and camera come from the request.
+        raw = req.params
+        console = str(values.get("console", raw.get("console", ""))).strip()[:80]
         if console and cmd.name.lower() in PTZ_MOVES:
-            camera = str(values.get("cameraid") or values.get("deviceid") or "")
+            priority = values.get("priority")
+            if priority is None:
+                given = raw.get("priority")
+                priority = DEFAULTS.ptz_priority if given is None else parse_int(_PRIORITY, given)
+            camera = str(
+                values.get("cameraid") or values.get("deviceid") or raw.get("cameraid") or raw.get("deviceid") or ""
+            )
             serverid = str(values.get("serverid") or self.alarms.lists.serverid_of(camera) or "0")
             try:
-                await self._take(console, int(str(values.get("priority", DEFAULTS.ptz_priority))), serverid, camera)
+                await self._take(console, int(str(priority)), serverid, camera)
             except MaybeSent as exc:  # the control key's write is in doubt; the move itself certainly was not sent
                 raise NotSent.of(ResultCode.COORDINATION_UNAVAILABLE, exc.description) from None
         return await self.m.servers.execute(encode(req.command, params, uid), deadline)
