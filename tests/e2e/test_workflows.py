@@ -254,6 +254,12 @@ def test_a_tour_goes_on_from_the_secondary_console_when_the_primary_dies_without
     assert outcome(b, "stop")["ok"]
     wait_for(lambda: any(t["run"] == run and t["state"] == "stopped" for t in ops_state(b)["tours"]), 5, "stopped")
     final = steps()
+
+    def stepped_by(c: ConsoleProcess) -> set[str]:
+        return {x["late"]["uid"] for x in c.lines if x.get("late", {}).get("command") == "tourStep"}
+
+    assert stepped_by(a) and stepped_by(b), "each console drove part of the tour"
+    assert max(int(u.rsplit("-", 1)[1]) for u in stepped_by(a)) <= min(int(u.rsplit("-", 1)[1]) for u in stepped_by(b))
     assert final == [f"{run}-{n}" for n in range(len(final))], final
     cameras = [
         e["params"]["cameraview"]  # type: ignore[index]
