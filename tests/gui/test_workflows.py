@@ -161,6 +161,45 @@ def test_a_flood_group_is_one_row_with_its_count(qtbot: Any) -> None:
     assert panel.table.rowCount() == 1
 
 
+class FakeSound:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.available, self.error = True, ""
+
+    def start(self) -> None:
+        self.calls.append("start")
+
+    def stop(self) -> None:
+        self.calls.append("stop")
+
+    def silence(self, seconds: float) -> None:
+        self.calls.append(f"silence {seconds:g}")
+
+
+def test_an_unacknowledged_high_alarm_flashes_and_sounds_until_silenced_or_acknowledged(qtbot: Any) -> None:
+    from app.ui.alarms import COLOURS
+
+    sound = FakeSound()
+    panel = AlarmPanel(sound)
+    qtbot.addWidget(panel)
+    low = Alarm("l1", "VideoLost", "low", "VideoLost on Loading dock", "1", "103", "2026-01-01 09:00:00")
+    panel.show_state(OpsState(alarms=[low], unacknowledged=1))
+    assert sound.calls == [] and not panel.silence.isEnabled()  # a low alarm is seen, not heard
+    high = Alarm("h1", "Motion", "high", "Motion at the main gate", "1", "101", "2026-01-01 10:00:00")
+    panel.show_state(OpsState(alarms=[high, low], unacknowledged=2, unacknowledged_high=1))
+    assert sound.calls == ["start"] and panel.ringing and panel.silence.isEnabled()
+    flash = COLOURS["high"][2]
+    qtbot.waitUntil(lambda: panel.table.item(0, 2).background().color().name() == flash, timeout=2000)
+    qtbot.waitUntil(lambda: panel.table.item(0, 2).background().color().name() != flash, timeout=2000)
+    assert panel.table.item(1, 2).background().color().name() == COLOURS["low"][0]  # low rows do not flash
+    panel.silence.click()
+    assert sound.calls[-1] == "silence 120" and not panel.ringing and "silenced 1:5" in panel.sound_state.text()
+    assert not panel.silence.isEnabled()
+    high.state, high.ackedby = "acknowledged", "Desk 2"
+    panel.show_state(OpsState(alarms=[high, low], unacknowledged=1))
+    assert sound.calls[-1] == "stop" and panel.sound_state.text() == "" and panel.flashing_rows() == []
+
+
 def test_the_strip_alarm_tile_is_red_only_for_high_alarms(qtbot: Any) -> None:
     strip = RedundancyStrip()
     qtbot.addWidget(strip)
@@ -176,12 +215,28 @@ def test_the_strip_alarm_tile_is_red_only_for_high_alarms(qtbot: Any) -> None:
 
 
 def test_a_tour_started_from_the_panel_menu_advances_on_the_wall(
-    window: MainWindow, demo: Topology, qtbot: Any
+    window: MainWindow, demo: Topology, qtbot: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    from PySide6.QtWidgets import QDialog
+
+    # Tours › Edit tours…: a new tour is saved into the settings file and offered on the panels at once.
+    def operator_adds_a_tour(editor: TourEditor) -> int:
+        editor.new_tour()
+        editor.name.setText("Car park")
+        editor.add_camera("102", 2)
+        assert editor.check()
+        editor.try_accept()
+        return int(QDialog.DialogCode.Accepted.value)
+
+    monkeypatch.setattr(TourEditor, "exec", operator_adds_a_tour)
+    next(a for a in window.tours_menu.actions() if a.text() == "&Edit tours…").trigger()
+    assert window.wall.tour_names == ["Perimeter", "Car park"]
+    assert [t.name for t in load(tmp_path / "settings.json").tour_definitions()] == ["Perimeter", "Car park"]
+
     mon, pid, panel = _panel(window, "101")
     menu = window.wall.panel_menu(mon.divaid, mon.layoutid, pid)
     start = next(a.menu() for a in menu.actions() if a.menu() is not None and a.menu().objectName() == "StartTour")
-    assert [a.text() for a in start.actions()] == ["Perimeter"]
+    assert [a.text() for a in start.actions()] == ["Perimeter", "Car park"]
     start.actions()[0].trigger()
     names = [window.site.cameras[_camera(window, c)].name for c, _ in TOUR.cameras]
     qtbot.waitUntil(lambda: panel.tour_tag.isVisible() and "TOUR Perimeter" in panel.tour_tag.text(), timeout=10000)
