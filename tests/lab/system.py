@@ -154,7 +154,10 @@ def http_ok(url: str, timeout: float = 0.5) -> bool:
 
 
 class LabSystem:
-    def __init__(self, lab: Lab, heartbeat_ms: int | None = None, sim_site: str | None = None) -> None:
+    def __init__(
+        self, lab: Lab, heartbeat_ms: int | None = None, sim_site: str | None = None, alarms: str | None = None
+    ) -> None:
+        self.alarms = alarms  # the managers' [[alarms]] rules (TOML), e.g. app.demo.topology.DEMO_ALARMS
         self.lab = lab
         self.heartbeat_ms = heartbeat_ms
         self.sim_site = sim_site  # the sims' --site (None: their default, the demo site)
@@ -233,6 +236,8 @@ class LabSystem:
         lines = [f'tokens = {{ lab = "{self.token}" }}']
         if "--peer" in self.options:
             lines.append(f'peer_token = "{self.token}"')
+        if self.alarms:
+            lines.append(self.alarms)
         path = self.host_dir(MANAGER_HOST[role]) / "manager.toml"
         path.write_text("\n".join(lines) + "\n")
         path.chmod(0o600)

@@ -6,6 +6,12 @@ all kinds (idempotent and not) and reads; a seeded nemesis injects one fault at 
 kill -9 and restart of any part, SIGSTOP/SIGCONT pauses of 1-5 s, and added latency, dropped connections or a
 one-way cut on one link. The checker reads the servers' journal and the consoles' outcomes.
 
+Workflow load (issue 15, --no-workflows to leave it out): the managers have the demo's alarm rules; motion events
+are raised on the active sim every few seconds, both consoles apply each alarm's reaction (one uid per alarm and
+rule) and acknowledge it; console A runs a tour (2 s dwell) on a panel of its own that the pair drives through
+every fault. Checked: a reaction or a tour step executed twice, a tour step executed out of order, alarms made
+twice from one event.
+
     python -m tests.perf.chaos --actions 1000 --seed 1      (--smoke: about 100 actions, 5 faults)
 
 Exit status 1 if an action was lost or a non-idempotent action executed twice.
@@ -17,6 +23,9 @@ import argparse
 import asyncio
 import contextlib
 import datetime
+import functools
+import itertools
+import json
 import random
 import sys
 import tempfile
@@ -26,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from app.demo import Topology, free_port
-from app.demo.topology import program
+from app.demo.topology import DEMO_ALARMS, program
 from app.sense import classify
 from app.sim import read_journal
 from tests.console_process import ConsoleProcess
@@ -47,6 +56,11 @@ class Chaos:
         self.faults: list[dict[str, Any]] = []
         self.sent: dict[str, dict[str, Any]] = {}  # tag -> action
         self.dead: set[str] = set()  # tags whose console died before it answered
+        self.workflows = True
+        self.tour_run = ""
+        self.events_raised = 0
+        self.events_maybe = 0  # event posts without an answer (they may have been raised)
+        self.events_refused: list[str] = []
 
     async def start(self) -> None:
         ps, ss = self.topo.add_sims()
@@ -61,11 +75,14 @@ class Chaos:
         if "--etcd" in options:  # the managers coordinate through three etcd members (direct, not proxied)
             self.topo.add_etcd()
             etcd = self.topo.etcd_urls()
+        alarms = self.topo.workdir / "manager-alarms.toml"
+        alarms.write_text(DEMO_ALARMS if self.workflows else "", encoding="utf-8")
         for m in ("primary", "secondary"):
             other = "secondary" if m == "primary" else "primary"
             argv = manager_command(
                 options,
                 m,
+                config=alarms,
                 listen=f"127.0.0.1:{mports[m]}",
                 servers=[self.proxies[f"{m} manager → {s} server"].url for s in ("primary", "secondary")],
                 peer=self.proxies[f"{m} manager → {other} manager"].url,
@@ -161,7 +178,8 @@ class Chaos:
         out = {}
         for c in [*self.old_consoles, *self.consoles.values()]:
             for x in c.find(lambda x: "outcome" in x):
-                out[x["outcome"]["tag"]] = {**x["outcome"], "_t": x["_t"], "_wall": x.get("_wall", 0.0)}
+                if x["outcome"].get("tag") in self.sent:  # the workload's (the workflow load's are its own)
+                    out[x["outcome"]["tag"]] = {**x["outcome"], "_t": x["_t"], "_wall": x.get("_wall", 0.0)}
         return out
 
     async def workload(self, n: int, faults: int) -> None:
@@ -196,6 +214,158 @@ class Chaos:
         for tag, a in self.sent.items():
             if tag not in got and a.get("lost_console"):
                 self.dead.add(tag)
+
+    # -- workflow load (issue 15) ------------------------------------------------------------------------
+
+    def server_urls(self) -> list[str]:
+        return [self.topo.parts[f"{r} server"].url for r in ("primary", "secondary")]
+
+    def manager_urls(self) -> list[str]:
+        return [self.topo.parts[f"{r} manager"].url for r in ("primary", "secondary")]
+
+    async def blocking(self, fn: Any, *args: Any) -> Any:
+        """A blocking call where it reaches every part (here: a thread; the lab: its router's namespace)."""
+        return await asyncio.to_thread(fn, *args)
+
+    def sync(self, fn: Any, *args: Any) -> Any:
+        """`blocking` for the checker, which runs outside the loop."""
+        return fn(*args)
+
+    async def start_workflows(self) -> None:
+        """Console A starts a tour on a panel that neither the workload nor the alarm reaction uses."""
+        status = await self.blocking(command, self.manager_urls()[0], "getLayoutStatus")
+        taken = {
+            self.target["panelid"],
+            *(line.split('"')[-2] for line in DEMO_ALARMS.splitlines() if "panelid" in line),
+        }
+        panels = []
+        for d in status.root.iterfind("layoutstatus/divas/diva"):
+            for mon in d.iterfind("monitors/monitor"):
+                for panel in mon.iterfind("layout/panels/panel"):
+                    pid = panel.findtext("panelid") or ""
+                    if pid and pid not in taken:
+                        panels.append((d.findtext("divaid") or "", mon.findtext("layout/layoutid") or "", pid))
+        if not panels:
+            raise RuntimeError("the site has no panel for the chaos tour")
+        divaid, layoutid, panelid = panels[0]
+        cams = ",".join(str(c) for c in self.cameras[:4])
+        self.consoles["A"].send(
+            op="start_tour", name="chaos tour", cameras=cams, dwell=2, divaid=divaid, layoutid=layoutid,
+            panelid=panelid, tag="tour-start",
+        )  # fmt: skip
+
+        def started() -> bool:
+            got = [
+                x for x in self.consoles["A"].find(lambda x: "outcome" in x) if x["outcome"].get("tag") == "tour-start"
+            ]
+            return bool(got)
+
+        await self.until(started, 15, "the chaos tour started")
+        o = next(
+            x["outcome"]
+            for x in self.consoles["A"].find(lambda x: "outcome" in x)
+            if x["outcome"].get("tag") == "tour-start"
+        )
+        if not o["ok"]:
+            raise RuntimeError(f"the chaos tour did not start: {o['message']}")
+        self.tour_run = str(o["params"]["run"])
+
+    def _raise_motion(self, value: str) -> str:
+        """A motion event on the gate camera, on whichever sim takes it (the standby refuses): '' or why not."""
+        import urllib.error
+        import urllib.request
+
+        camera = next(line.split('"')[1] for line in DEMO_ALARMS.splitlines() if line.startswith("camera"))
+        server = next(line.split('"')[1] for line in DEMO_ALARMS.splitlines() if line.startswith("serverid"))
+        body = json.dumps({"type": "Motion", "serverid": server, "deviceid": camera, "value": value}).encode()
+        why = []
+        for url in self.server_urls():
+            req = urllib.request.Request(url + "/sim/event", body, {"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=1.0) as r:
+                    if r.status == 200:
+                        return ""
+            except urllib.error.HTTPError as exc:  # a standby's refusal: certainly not raised there
+                why.append(f"{url}: {exc}")
+            except (urllib.error.URLError, OSError, TimeoutError) as exc:
+                self.events_maybe += 1  # a paused sim may still take it when it goes on
+                why.append(f"{url}: {exc}")
+        return "; ".join(why) or "no sim took it"
+
+    async def alarm_load(self, done: asyncio.Event) -> None:
+        """Motion events every 2-6 s; each console acknowledges a new alarm it sees now and then."""
+        i = 0
+        acked: set[str] = set()
+        while not done.is_set():
+            await asyncio.sleep(self.rng.uniform(2.0, 6.0))
+            why = await self.blocking(self._raise_motion, f"chaos {i}")
+            if why:
+                self.events_refused.append(why[:160])
+            else:
+                self.events_raised += 1
+            i += 1
+            for c, con in self.consoles.items():
+                if con.proc.poll() is not None:
+                    continue
+                states = con.find(lambda x: "ops" in x)
+                con.send(op="ops")
+                if not states:
+                    continue
+                for a in states[-1]["ops"]["alarms"]:
+                    if a["state"] == "new" and a["id"] not in acked and self.rng.random() < 0.5:
+                        acked.add(a["id"])
+                        con.send(op="ack", alarm=a["id"], comment=f"seen at desk {c}", tag=f"ack-{a['id']}")
+
+    def check_workflows(self, journal: list[dict[str, Any]]) -> dict[str, Any]:
+        """Reactions and tour steps: each uid executed at most once; tour steps in order."""
+        counts = Counter(str(e["uid"]) for e in journal)
+        reactions = [u for u in counts if u.startswith("alarm-")]
+        doubled = [u for u in reactions if counts[u] > 1]
+        steps: list[int] = []
+        prefix = self.tour_run + "-"
+        for e in journal:  # file order is execution order
+            uid = str(e["uid"])
+            if self.tour_run and uid.startswith(prefix) and uid[len(prefix) :].isdigit():
+                steps.append(int(uid[len(prefix) :]))
+        repeated = len(steps) - len(set(steps))
+        out_of_order = sum(1 for a, b in itertools.pairwise(steps) if b <= a)
+        gaps = (max(steps) - min(steps) + 1 - len(set(steps))) if steps else 0
+        alarms, folded = 0, 0
+        for con in self.consoles.values():
+            states = con.find(lambda x: "ops" in x)
+            if states and con.proc.poll() is None:
+                alarms = max(alarms, len(states[-1]["ops"]["alarms"]))
+        state = self._all_alarms()
+        if state is not None:
+            motion = [a for a in state if (a.findtext("type") or "").lower() == "motion"]  # ours, not VideoLost
+            alarms = len(motion)
+            folded = sum(int(a.findtext("count") or 1) for a in motion)
+        return {
+            "alarm_events_raised": self.events_raised,
+            "alarm_events_refused": len(self.events_refused),
+            "alarms": alarms,
+            "alarm_events_in_alarms": folded,
+            "alarm_events_maybe": self.events_maybe,
+            "alarms_doubled": max(0, folded - self.events_raised - self.events_maybe),
+            "alarm_events_missing": max(0, self.events_raised - folded),  # raised on a sim, no alarm made of it
+            "reactions_executed": len(reactions),
+            "reactions_doubled": len(doubled),
+            "tour_steps_executed": len(steps),
+            "tour_steps_repeated": repeated,
+            "tour_steps_out_of_order": out_of_order,
+            "tour_steps_not_shown": gaps,
+            "_workflow": doubled[:10] + self.events_refused[:3],
+        }
+
+    def _all_alarms(self) -> list[Any] | None:
+        for url in self.manager_urls():
+            try:
+                r = self.sync(functools.partial(command, url, "getAlarms", state="all"))
+            except Exception:  # the other manager then
+                continue
+            if r.ok and r.root.find("alarms") is not None:
+                return list(r.root.iterfind("alarms/alarm"))
+        return None
 
     # -- nemesis ---------------------------------------------------------------------------------------
 
@@ -287,6 +457,7 @@ class Chaos:
             "_lost": lost[:10],
             "_failed": failed[:10],
             "_dup": dup_nonidem[:10],
+            **(self.check_workflows(journal) if self.workflows else {}),
         }
 
 
@@ -334,7 +505,7 @@ class LabChaos(Chaos):
         from tests.lab.system import LabSystem
 
         self.lab.build()
-        self.system = LabSystem(self.lab)
+        self.system = LabSystem(self.lab, alarms=DEMO_ALARMS if self.workflows else None)
         self.topo = self.system.topo  # journal path, readiness checks
         self.consoles = self.system.consoles  # the same dicts: a restarted console replaces its entry
         self.old_consoles = self.system.old_consoles
@@ -368,6 +539,18 @@ class LabChaos(Chaos):
     async def observe(self, fn: Any, *args: Any) -> Any:
         """A blocking call from a thread inside the router's namespace (it reaches every host)."""
         return await asyncio.wrap_future(self.lab.executor().submit(fn, *args))
+
+    async def blocking(self, fn: Any, *args: Any) -> Any:
+        return await self.observe(fn, *args)
+
+    def sync(self, fn: Any, *args: Any) -> Any:
+        return self.lab.call(fn, *args)
+
+    def server_urls(self) -> list[str]:
+        return [self.system.server_url(r) for r in ("primary", "secondary")]
+
+    def manager_urls(self) -> list[str]:
+        return [self.system.manager_url(r) for r in ("primary", "secondary")]
 
     async def close(self) -> None:
         try:
@@ -616,12 +799,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         else:
             ch = Chaos(Path(args.keep or tmp), args.seed)
         try:
+            ch.workflows = args.workflows
             await ch.start()
             done = asyncio.Event()
+            load = None
+            if ch.workflows:
+                await ch.start_workflows()
+                load = asyncio.create_task(ch.alarm_load(done))
             nem = asyncio.create_task(ch.nemesis(args.faults, done))
             await ch.workload(args.actions, args.faults)
             done.set()
             await nem
+            if load is not None:
+                await load
             await asyncio.sleep(2.0)  # late answers and mirrored copies settle
             return ch.check()
         finally:
@@ -643,6 +833,12 @@ def main(argv: list[str] | None = None) -> int:
         "LAN (tests/lab; root or user namespaces)",
     )
     ap.add_argument("--profile", choices=["lan", "slow"], default="lan", help="the lab's links (--net lab)")
+    ap.add_argument(
+        "--no-workflows",
+        dest="workflows",
+        action="store_false",
+        help="leave out the alarm and tour load (for a checkout without them)",
+    )
     a = ap.parse_args(argv)
     if a.smoke:
         a.actions, a.faults = 100, 5
@@ -655,13 +851,14 @@ def main(argv: list[str] | None = None) -> int:
     for k, v in result.items():
         if not k.startswith("_") and k != "kinds":
             print(f"{k:>26}: {v}")
-    for k in ("_lost", "_dup", "_failed", "_late", "_exec_failed"):
+    for k in ("_lost", "_dup", "_failed", "_late", "_exec_failed", "_workflow"):
         for line in result.get(k, []):
             print(f"{k[1:]}: {line}")
     if "kinds" in result:
         print_table(result["kinds"])
     summary("chaos", {k: v for k, v in result.items() if not k.startswith("_")} | {"seed": a.seed})
-    return 1 if result["lost"] or result["duplicated_nonidempotent"] or result.get("stale") else 0
+    bad = ("lost", "duplicated_nonidempotent", "stale", "reactions_doubled", "tour_steps_repeated")
+    return 1 if any(result.get(k) for k in (*bad, "tour_steps_out_of_order", "alarms_doubled")) else 0
 
 
 if __name__ == "__main__":

@@ -35,4 +35,7 @@ def test_chaos_smoke_run_finds_nothing_lost_or_doubled() -> None:
     last = json.loads(proc.stdout.strip().splitlines()[-1])
     assert last["benchmark"] == "chaos" and last["actions"] == 100 and last["faults"] >= 3
     assert last["lost"] == 0 and last["duplicated_nonidempotent"] == 0, proc.stdout[-3000:]
+    # The workflow load ran: a tour went on through the faults and alarms were raised and reacted to, once each.
+    assert last["tour_steps_executed"] >= 3 and last["alarm_events_raised"] >= 1, proc.stdout[-3000:]
+    assert last["reactions_doubled"] == 0 and last["tour_steps_repeated"] == 0, proc.stdout[-3000:]
     assert proc.returncode == 0, proc.stderr[-3000:]
