@@ -161,6 +161,11 @@ class MainWindow(QMainWindow):
         self._refresh_timer.timeout.connect(lambda: self.spawn(self.refresh_wall()))
         self._position_timer = QTimer(self)
         self._position_timer.timeout.connect(lambda: self.spawn(self._read_position()))
+        # The OpsClient tells of a new holder, not of every second counted down: "in use by X (12 s)" is redrawn
+        # from its latest poll.
+        self._ptz_clock = QTimer(self)
+        self._ptz_clock.timeout.connect(lambda: self._show_ptz_control(self.ops.state))
+        self._ptz_clock.start(1000)
         self._keys()
         self.statusBar().showMessage("Connecting to the managers…")
         self.feed.start()
@@ -355,6 +360,7 @@ class MainWindow(QMainWindow):
                 presets = {}
                 self.statusBar().showMessage(f"Presets of {cam.name} not read: {exc}", 5000)
             self.ptz.show_dome(cam.name, presets)
+            self._show_ptz_control(self.ops.state)  # who holds this dome, at once
             self._position_timer.start(500)
             await self._read_position()
 
@@ -522,6 +528,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, e: Any) -> None:
         self.feed.stop()
         self.alarms.stop_sound()
+        self._ptz_clock.stop()
         self._position_timer.stop()
         self._refresh_timer.stop()
         for t in list(self._tasks):

@@ -134,6 +134,7 @@ class PtzPad(QWidget):
     def show_holder(self, console: str, remaining: int, priority: int, ours: int) -> None:
         """Another console steers this dome ("" = free or ours). Steering stays on only when our priority is
         higher, and then a move takes the dome over."""
+        freed = bool(self.holder) and not console
         self.holder = console
         steer = not console or ours > priority
         if console:
@@ -143,7 +144,7 @@ class PtzPad(QWidget):
         for b in self.buttons.values():
             b.setEnabled(steer)
             b.setToolTip("Hold to move the dome; release to stop" if steer else f"In use by {console}")
-        if not console:
+        if freed:
             self.show_refusal("")
 
     def show_refusal(self, message: str) -> None:

@@ -46,7 +46,7 @@ def tour_badge(t: TourRun) -> str:
     n = len(t.steps)
     at = f"{t.step % n + 1}/{n}" if n and t.step >= 0 else f"–/{n}"
     return (
-        ("⏸ TOUR " if t.state == "paused" else "▶ TOUR ")
+        ("‖ TOUR " if t.state == "paused" else "▶ TOUR ")
         + f"{t.name} {at}"
         + (" PAUSED" if t.state == "paused" else "")
     )

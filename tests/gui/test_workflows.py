@@ -253,7 +253,7 @@ def test_a_tour_started_from_the_panel_menu_advances_on_the_wall(
     assert labels[1:] == ["Pause tour Perimeter", "Stop tour Perimeter"] and labels[0].startswith("Start tour (stop")
     next(a for a in menu.actions() if a.data() == "pause").trigger()
     qtbot.waitUntil(lambda: panel.tour_tag.text().endswith("PAUSED"), timeout=5000)
-    assert panel.tour_tag.text().startswith("⏸ TOUR Perimeter")
+    assert panel.tour_tag.text().startswith("‖ TOUR Perimeter")
     paused_on = panel.camera.text()
     qtbot.wait(3000)  # longer than the dwell: a paused tour does not move
     assert panel.camera.text() == paused_on
@@ -323,6 +323,8 @@ def test_a_dome_held_by_another_console_shows_in_use_and_steering_is_off(
     pad = window.ptz
     qtbot.waitUntil(lambda: pad.in_use.isVisible() and "in use by Other desk" in pad.in_use.text(), timeout=5000)
     assert "priority 7" in pad.in_use.text() and "steering is off" in pad.in_use.text()
+    first = pad.in_use.text()
+    qtbot.waitUntil(lambda: pad.in_use.text() != first, timeout=3000)  # the seconds left count down
     assert not any(b.isEnabled() for b in pad.buttons.values())
     qtbot.waitUntil(lambda: 2 in pad.preset_buttons, timeout=5000)
     assert all(b.isEnabled() for b in pad.preset_buttons.values())  # presets stay usable by all
