@@ -59,12 +59,13 @@ def _container(r: Result, tag: str, command: str) -> Element:
 
 
 def sort_alarms(alarms: list[Alarm]) -> list[Alarm]:
-    """New before acknowledged before closed, then high priority first, then newest first."""
+    """New before acknowledged before closed, then high priority first, then newest first (by the last event: a
+    flood group that still grows stays on top), as the managers list them."""
 
     def rank(values: tuple[str, ...], v: str) -> int:
         return values.index(v) if v in values else len(values)
 
-    by_time = sorted(alarms, key=lambda a: (a.time, a.id), reverse=True)
+    by_time = sorted(alarms, key=lambda a: (a.lasttime or a.time, a.id), reverse=True)
     return sorted(by_time, key=lambda a: (rank(STATES, a.state), rank(PRIORITIES, a.priority)))
 
 

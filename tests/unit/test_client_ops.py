@@ -235,6 +235,12 @@ def test_diff_of_tours_and_ptz() -> None:
     assert diff_ptz(b, {}) == ["camera 1/104 is free (was ws3)"]
 
 
+def test_a_growing_flood_group_sorts_by_its_last_event() -> None:
+    flood = Alarm("f1", time="2024-05-01 08:00:00", lasttime="2024-05-01 12:00:00", flood=True, count=30)
+    single = Alarm("s1", time="2024-05-01 11:00:00", lasttime="2024-05-01 11:00:00")
+    assert [a.id for a in sort_alarms([single, flood])] == ["f1", "s1"]
+
+
 def test_sorting_is_stable_for_equal_keys() -> None:
     same = [Alarm("x1", time="t"), Alarm("x2", time="t")]
     assert [a.id for a in sort_alarms(same)] == ["x2", "x1"]  # equal times: by id, so every console shows one order
