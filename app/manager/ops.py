@@ -380,20 +380,19 @@ class Ops:
         return answer
 
     async def _tour_step(self, v: dict[str, object], uid: str, deadline: float) -> bytes:
-        """Show step N's camera (and preset), then record step N: the camera switch carries this uid, so the
-        server tells whether it ran when the answer is lost. The step is recorded whatever the switch's outcome,
-        so a tour never waits on a uid that can no longer execute."""
+        """Record step N, then show its camera (and preset). Recorded first, so whatever fails after it the tour
+        goes on from N + 1 and no step runs twice: another uid for step N (a console trying again after this one
+        expired or came back in doubt) is refused once N is recorded, and a manager that held this uid and wakes
+        up late finds N recorded by someone else and shows nothing. The camera switch carries this uid, so the
+        server tells whether it ran when the answer is lost. A switch that fails leaves step N unshown (the
+        failure is the answer); the tour does not wait on it."""
         run, n = str(v["run"]), int(str(v["step"]))
         key = self.key("tour", run)
-        try:
-            kv = await self.client.get(key)
-        except EtcdError as exc:
-            raise self._not_written(exc, False) from None
-        cur = _value(kv)
-        if cur is None:
-            raise refuse(ResultCode.TOUR_STATE, f"no tour run {run} (see getTours)")
-        again = cur.get("lastuid") == uid  # an attempt of this uid recorded it: send the switch again only
-        if not again:
+        written: dict[str, Any] = {}
+
+        def decide(cur: dict[str, Any] | None) -> Change:
+            if cur is None:
+                raise refuse(ResultCode.TOUR_STATE, f"no tour run {run} (see getTours)")
             step, state = int(cur.get("step", -1)), cur.get("state")
             if state != "running":
                 raise refuse(ResultCode.TOUR_STATE, f"tour {cur.get('name', run)} is {state}; no step executes")
@@ -401,31 +400,23 @@ class Ops:
                 raise refuse(
                     ResultCode.TOUR_STATE, f"step {n} of tour run {run} is out of order: the next step is {step + 1}"
                 )
-        steps = cur.get("steps") or []
-        target = steps[n % len(steps)]
-        failure: SenseError | None = None
-        body = b""
-        try:
-            body = await self._switch(cur, target, uid, deadline)
-        except (NotSent, MaybeSent) as exc:
-            failure = exc
-        if not again:
-            dwell = float(cur.get("dwell", 10))
+            now = time.time()
+            written.update(cur, step=n, at=now, due_at=now + float(cur.get("dwell", 10)))
+            return Change(dict(written), b"", 0)
 
-            def decide(now_cur: dict[str, Any] | None) -> Change:
-                if now_cur is None or int(now_cur.get("step", -1)) != n - 1:
-                    return Change(None, b"")  # stopped and gone, or recorded meanwhile: nothing to record
-                now = time.time()
-                return Change({**now_cur, "step": n, "at": now, "due_at": now + dwell}, b"", 0)
-
+        _, recorded = await self.rmw("tour", run, uid, decide)
+        if not recorded:  # pragma: no cover - decide refuses or writes; rmw raises when it cannot write
+            raise refuse(ResultCode.TOUR_STATE, f"step {n} of tour run {run} was not recorded")
+        tour = written
+        if not tour:  # an earlier attempt of this uid recorded the step: show it (again)
             try:
-                await self.rmw("tour", run, uid, decide)
-            except (NotSent, MaybeSent) as exc:
-                log.warning("tour run %s: step %d shown but not recorded: %s", run, n, exc.description)
-                failure = failure or exc
-        if failure is not None:
-            raise failure
-        return body
+                tour = _value(await self.client.get(key)) or {}
+            except EtcdError as exc:
+                raise self._not_written(exc, False) from None
+        steps = tour.get("steps") or []
+        if not steps:
+            raise refuse(ResultCode.TOUR_STATE, f"tour run {run} has no steps")
+        return await self._switch(tour, steps[n % len(steps)], uid, deadline)
 
     async def _switch(self, tour: dict[str, Any], target: dict[str, Any], uid: str, deadline: float) -> bytes:
         cam = str(target["cameraid"])

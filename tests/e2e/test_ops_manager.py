@@ -16,7 +16,7 @@ from app.demo import DEMO_ALARMS, Topology
 from app.manager.etcd import b64, prefix_end
 from app.sense import ResultCode, parse_result
 from app.sim import read_journal
-from tests.helpers import command, journal_counts, manager_status, wait_for
+from tests.helpers import command, journal_counts, manager_field, manager_status, wait_for
 
 NORTH = "13427094042528044067"  # Recorder North: cameras 101, 103, ...
 WALL = {"divaid": "11008480918349137116", "layoutid": "1410707261306977580", "panelid": "2598414856324303106"}
@@ -246,6 +246,30 @@ def test_a_tour_steps_once_per_uid_in_order_and_not_while_paused(ops: Topology) 
     ]
     assert steps[1].get("serverid") == "3391524942993096056"
     wait_for(lambda: len(events_of(sm, "TourPaused")) == 1 and len(events_of(pm, "TourStarted")) == 1, 5, "events")
+
+
+def test_a_step_whose_uid_expired_runs_once_under_a_new_uid_and_a_late_copy_shows_nothing(ops: Topology) -> None:
+    """The step is recorded before its camera is switched: a console may try step N again with another uid after
+    the first one could not run (expired), and nothing shows twice however the copies come."""
+    pm, sm, _ = _urls(ops)
+    tour = {"run": "desk2-t1", "name": "Yard", "owner": "Desk 2", "dwell": 2, "cameras": "101,103"}
+    assert command(pm, "startTour", uid="desk2-start", station="Desk 2", **WALL, **tour).ok
+    for role in ("primary", "secondary"):  # no server: the step cannot run before its deadline
+        ops.parts[f"{role} server"].kill()
+    wait_for(lambda: manager_field(pm, "activeserver") == "", 10, "no active server")
+    first = command(pm, "tourStep", uid="desk2-t1-0", run="desk2-t1", step=0, timeout=5)
+    assert first.errorcode == ResultCode.EXPIRED, first.message()
+    for role in ("primary", "secondary"):
+        ops.parts[f"{role} server"].start()
+    ops.wait_settled()
+    again = command(pm, "tourStep", uid="desk2-t1-0-r1", run="desk2-t1", step=0)
+    assert again.ok, again.message()
+    late = to_both((pm, sm), "tourStep", "desk2-t1-0", run="desk2-t1", step=0)  # the expired uid, late
+    assert all(code == ResultCode.EXPIRED for code, _ in late), late
+    third = command(sm, "tourStep", uid="desk2-t1-0-r2", run="desk2-t1", step=0)
+    assert third.errorcode == ResultCode.TOUR_STATE and "the next step is 1" in third.message()
+    counts = journal_counts(ops.journal)
+    assert counts.get("desk2-t1-0-r1") == 1 and "desk2-t1-0" not in counts and "desk2-t1-0-r2" not in counts
 
 
 def test_a_bad_tour_definition_is_refused(ops: Topology) -> None:
