@@ -74,6 +74,7 @@ class OpsClient:
         self._reactions: OrderedDict[str, int] = OrderedDict()  # uid -> tries; done when it reaches REACTION_TRIES
         self._stepping: set[str] = set()  # runs with a tourStep in flight
         self._sent_step: dict[str, int] = {}  # run -> the step this console last had executed
+        self._step_tries: dict[tuple[str, int], int] = {}  # (run, step) -> uids spent on it (RUN-N, RUN-N-r1, …)
         self.applied: list[Outcome] = []  # reactions and tour steps this console sent, newest last (bounded)
         client.ptz_params = self.ptz_params  # every PTZ move the console sends carries console and priority
 
@@ -297,12 +298,21 @@ class OpsClient:
                 await asyncio.sleep(delay)
             if not self.in_control:
                 return
-            o = await self.client.act_uid(f"{t.run}-{n}", "tourStep", run=t.run, step=n)
+            tries = self._step_tries.get((t.run, n), 0)
+            uid = f"{t.run}-{n}" if tries == 0 else f"{t.run}-{n}-r{tries}"
+            o = await self.client.act_uid(uid, "tourStep", run=t.run, step=n)
             self._keep(o)
             if o.ok:
                 self._sent_step[t.run] = n
+                self._step_tries = {k: v for k, v in self._step_tries.items() if k[0] != t.run}
             elif o.errorcode == ResultCode.TOUR_STATE:
                 log.info("tour %s: step %d refused (%s); reading the tours again", t.run, n, o.message)
+            elif o.result is not None:
+                # A final answer under this uid (expired: it could not run in time; in doubt: its manager died):
+                # the uid is spent, so step N goes again under another. The managers record a step before they
+                # show it, so the new uid runs only if N was not recorded: the tour neither stalls nor repeats.
+                self._step_tries[(t.run, n)] = tries + 1
+                log.info("tour %s: step %d not executed (%s); trying it again", t.run, n, o.message)
             self.refresh()
         finally:
             self._stepping.discard(t.run)

@@ -27,6 +27,7 @@ import functools
 import itertools
 import json
 import random
+import re
 import sys
 import tempfile
 import time
@@ -322,11 +323,11 @@ class Chaos:
         reactions = [u for u in counts if u.startswith("alarm-")]
         doubled = [u for u in reactions if counts[u] > 1]
         steps: list[int] = []
-        prefix = self.tour_run + "-"
+        step_uid = re.compile(re.escape(self.tour_run) + r"-(\d+)(?:-r\d+)?")  # RUN-N, or RUN-N-rK tried again
         for e in journal:  # file order is execution order
-            uid = str(e["uid"])
-            if self.tour_run and uid.startswith(prefix) and uid[len(prefix) :].isdigit():
-                steps.append(int(uid[len(prefix) :]))
+            m = step_uid.fullmatch(str(e["uid"])) if self.tour_run else None
+            if m and e["command"] == "selectCamera":
+                steps.append(int(m.group(1)))
         repeated = len(steps) - len(set(steps))
         out_of_order = sum(1 for a, b in itertools.pairwise(steps) if b <= a)
         gaps = (max(steps) - min(steps) + 1 - len(set(steps))) if steps else 0

@@ -492,6 +492,27 @@ async def test_a_step_refused_as_out_of_order_polls_again_at_once() -> None:
 
 
 @synchronously
+async def test_a_step_whose_uid_expired_goes_again_under_a_new_uid_and_one_not_answered_under_the_same() -> None:
+    """An expired (or in doubt) answer spends the uid: the step would wait for ever on it. No answer at all may
+    still execute: the same uid again."""
+    fake = FakeClient()
+    ops = make_ops(fake)
+    expired = parse_result('<result errorcode="-114"><description>not executed in time</description></result>')
+    answers = iter([expired, None, expired])
+    fake.answer_act = lambda uid, command: next(answers, None)
+    fake.answers["getTours"] = lambda: tours_answer(tour_xml(step=2, due=-1))
+    for _ in range(4):
+        await ops.poll()
+        await settle()
+    assert [uid for uid, _, _ in fake.acts] == [
+        "ws1-abcd-t1-3",
+        "ws1-abcd-t1-3-r1",  # the first was expired
+        "ws1-abcd-t1-3-r1",  # no manager answered that one: it may run, so the same uid
+        "ws1-abcd-t1-3-r2",
+    ]
+
+
+@synchronously
 async def test_start_tour_sends_the_definition_and_a_bad_one_sends_nothing() -> None:
     fake = FakeClient()
     ops = make_ops(fake, owner="wall1")
