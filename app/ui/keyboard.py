@@ -62,7 +62,9 @@ KEY_HELP: list[tuple[str, str]] = [
     ("Esc", "forget the digits typed"),
     ("← → ↑ ↓ (held)", "pan and tilt the selected dome; it stops when the keys are released"),
     ("+ / − (held)", "zoom the selected dome in / out; it stops when the key is released"),
-    ("Enter alone", "send the selected camera to the selected panel"),
+    ("Enter alone", "send the camera selected in the tree to the selected panel"),
+    ("Alt+1 … Alt+9", "select panel 1–9 of the selected monitor"),
+    ("Ctrl+F", "filter the camera tree"),
 ]
 
 

@@ -231,12 +231,15 @@ class MainWindow(QMainWindow):
             add_demo_menu(self, self.demo)
 
     def _keys(self) -> None:
+        """Window shortcuts; the CCTV keyboard (digits, Enter, F-keys, arrows, +/-) and the joystick are
+        app.ui.controls (Help › Keyboard and joystick lists them)."""
+        from .controls import WindowControls
+
         QShortcut(QKeySequence("Ctrl+F"), self, self.cameras.filter.setFocus)
-        for n in range(1, 13):
-            QShortcut(QKeySequence(f"F{n}"), self, lambda n=n: self.ptz.recall.emit(n) if self.dome else None)
-        for n in range(1, 10):
-            QShortcut(QKeySequence(str(n)), self, lambda n=n: self._pick_panel(n))
-        QShortcut(QKeySequence("Return"), self, self._send_to_selected_panel)
+        for n in range(1, 10):  # Alt: plain digits are camera numbers
+            QShortcut(QKeySequence(f"Alt+{n}"), self, lambda n=n: self._pick_panel(n))
+        QShortcut(QKeySequence("Return"), self, self._send_to_selected_panel)  # digits first: a camera number
+        self.controls = WindowControls(self)
 
     # -- loading and refreshing ------------------------------------------------------------------------
 
@@ -526,6 +529,7 @@ class MainWindow(QMainWindow):
             self.set_tours(self._tour_definitions())
 
     def closeEvent(self, e: Any) -> None:
+        self.controls.close()
         self.feed.stop()
         self.alarms.stop_sound()
         self._ptz_clock.stop()
