@@ -68,7 +68,10 @@ def _etcd_txns(urls: list[str]) -> float:
     for url in urls:
         with urllib.request.urlopen(f"{url}/metrics", timeout=5) as r:
             text = r.read().decode()
-        total += sum(float(v) for v in re.findall(r'grpc_method="Txn"[^}]*\} (\S+)', text))
+        total += sum(
+            float(v)
+            for v in re.findall(r'^grpc_server_handled_total\{[^}]*grpc_method="Txn"[^}]*\} (\S+)$', text, re.M)
+        )
     return total
 
 
