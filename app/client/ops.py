@@ -148,11 +148,13 @@ class OpsClient:
         c = self.state.ptz.get((str(serverid), str(cameraid)))
         if c is None:
             c = next((x for (_s, cid), x in self.state.ptz.items() if cid == str(cameraid) and not serverid), None)
-        return None if c is None or c.console == self.station else c
+        return None if c is None or c.console == self.owner else c
 
     def ptz_params(self) -> dict[str, str]:
-        """The extension parameters every PTZ move of this console carries."""
-        return {"console": self.station, "priority": str(self.ptz_priority)}
+        """The extension parameters every PTZ move of this console carries. The console is named by its owner:
+        the pair's name when paired (two workstations of one operator position steer a dome as one), else its
+        station."""
+        return {"console": self.owner, "priority": str(self.ptz_priority)}
 
     # -- polling ---------------------------------------------------------------------------------------
 

@@ -323,13 +323,23 @@ class Chaos:
         reactions = [u for u in counts if u.startswith("alarm-")]
         doubled = [u for u in reactions if counts[u] > 1]
         steps: list[int] = []
+        step_uids: list[str] = []
         step_uid = re.compile(re.escape(self.tour_run) + r"-(\d+)(?:-r\d+)?")  # RUN-N, or RUN-N-rK tried again
         for e in journal:  # file order is execution order
             m = step_uid.fullmatch(str(e["uid"])) if self.tour_run else None
             if m and e["command"] == "selectCamera":
                 steps.append(int(m.group(1)))
-        repeated = len(steps) - len(set(steps))
-        out_of_order = sum(1 for a, b in itertools.pairwise(steps) if b <= a)
+                step_uids.append(str(e["uid"]))
+        # The same uid twice in a row is one switch sent again to the server that took over from one that died
+        # before telling it (an idempotent re-execution: the wall shows that step once); a step shown again under
+        # another uid, or after a later step, is a repeat.
+        resent = sum(1 for a, b in itertools.pairwise(step_uids) if a == b)
+        repeated = len(steps) - len(set(steps)) - resent
+        out_of_order = sum(
+            1
+            for (a, ua), (b, ub) in itertools.pairwise(zip(steps, step_uids, strict=True))
+            if b < a or (b == a and ua != ub)
+        )
         gaps = (max(steps) - min(steps) + 1 - len(set(steps))) if steps else 0
         alarms, folded = 0, 0
         for con in self.consoles.values():
@@ -353,6 +363,7 @@ class Chaos:
             "reactions_doubled": len(doubled),
             "tour_steps_executed": len(steps),
             "tour_steps_repeated": repeated,
+            "tour_steps_resent": resent,
             "tour_steps_out_of_order": out_of_order,
             "tour_steps_not_shown": gaps,
             "_workflow": doubled[:10] + self.events_refused[:3],

@@ -581,3 +581,16 @@ async def test_ptz_moves_carry_console_and_priority_once_an_ops_client_is_attach
         await client.close()
     assert ["console" in o.params for o in sent] == [False, True, True, False, False]
     assert sent[1].params["priority"] == "7" and sent[1].params["console"] == "ws1"
+
+
+def test_the_two_consoles_of_a_pair_steer_a_dome_as_one() -> None:
+    """A pair is one operator position: both name the pair as the dome's holder, so neither locks the other out."""
+    from app.client.ops_model import PtzControl
+
+    ops = make_ops(FakeClient(), station="deskB", owner="wall1")
+    assert ops.ptz_params() == {"console": "wall1", "priority": "5"}
+    held = PtzControl("1", "101", "wall1", 5, 12, "")
+    ops.state.ptz[("1", "101")] = held
+    assert ops.holder("1", "101") is None  # our pair's: free for us
+    ops.state.ptz[("1", "101")] = PtzControl("1", "101", "desk9", 5, 12, "")
+    assert ops.holder("1", "101") is not None
