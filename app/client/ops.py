@@ -33,6 +33,7 @@ OpsListener = Callable[[OpsState, list[str]], None]
 POLL_INTERVAL = 0.5  # the protocol's: every console reads the shared state this often
 REACTION_TRIES = 3  # a reaction no manager took (not sent, no answer) is sent again on the next polls
 REACTIONS_PER_POLL = 10
+MAX_REACTIONS = 20_000  # reaction uids remembered
 
 __all__ = [
     "PTZ_MOVES",
@@ -69,6 +70,7 @@ class OpsClient:
         self._poller: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._polled = False
+        self._alarms_known = False  # the first usable getAlarms answer has been taken (the reactions' baseline)
         self._run_prefix = f"-{secrets.token_hex(4)}-t"
         self._runs = itertools.count(1)
         self._reactions: OrderedDict[str, int] = OrderedDict()  # uid -> tries; done when it reaches REACTION_TRIES
@@ -190,13 +192,16 @@ class OpsClient:
         )
         errors: list[str] = []
         fresh = 0
-        for answer, parse in zip(answers, (self._take_alarms, self._take_tours, self._take_ptz), strict=True):
+        took_alarms = False
+        parsers = (self._take_alarms, self._take_tours, self._take_ptz)
+        for i, (answer, parse) in enumerate(zip(answers, parsers, strict=True)):
             if isinstance(answer, str):
                 errors.append(answer)
                 continue
             try:
                 errors.extend(parse(new, answer))
                 fresh += 1
+                took_alarms = took_alarms or i == 0
             except (OpsParseError, SenseError, ValueError) as exc:
                 errors.append(str(exc)[:300])
             except Exception as exc:  # an answer nobody foresaw: the last data stays, the poller goes on
@@ -213,6 +218,9 @@ class OpsClient:
             lines += diff_ptz(old.ptz, new.ptz)
         if fresh:
             self._polled = True
+        if took_alarms and not self._alarms_known:
+            self._alarms_known = True
+            self._settle_reactions(new.alarms)
         self.state = new
         if lines or new.error != old.error:
             self._emit(new, bounded(lines))
@@ -245,9 +253,19 @@ class OpsClient:
 
     # -- reactions -------------------------------------------------------------------------------------
 
+    def _settle_reactions(self, alarms: list[Alarm]) -> None:
+        """The alarms listed when this console first reads them were new before it (re)started: another console
+        applied their reactions when they were raised, and applying them now would move the wall back to an old
+        camera. Only alarms appearing after this baseline get their reactions from this console."""
+        for a in alarms:
+            for x in a.reactions:
+                self._reactions[x.uid] = REACTION_TRIES
+
     def _apply_reactions(self, alarms: list[Alarm]) -> None:
-        """Each reaction of an alarm still new is sent once with its own uid: however many consoles send it,
-        the managers execute it once."""
+        """Each reaction of an alarm still new that appeared after the first poll is sent once with its own uid:
+        however many consoles send it, the managers execute it once."""
+        if not self._alarms_known:
+            return
         budget = REACTIONS_PER_POLL
         for a in alarms:
             if a.state != "new":
@@ -261,8 +279,14 @@ class OpsClient:
                 self._reactions[x.uid] = -1  # in flight
                 budget -= 1
                 self._spawn(self._react(x, tries))
-        while len(self._reactions) > 20_000:
-            self._reactions.popitem(last=False)
+        if len(self._reactions) > MAX_REACTIONS:
+            # Forget the reactions of alarms no longer listed first: one still listed, forgotten, would be sent again.
+            live = {x.uid for a in alarms for x in a.reactions}
+            gone = [uid for uid in self._reactions if uid not in live]
+            for uid in gone[: len(self._reactions) - MAX_REACTIONS]:
+                del self._reactions[uid]
+            while len(self._reactions) > MAX_REACTIONS:
+                self._reactions.popitem(last=False)
 
     async def _react(self, x: Reaction, tries: int) -> None:
         o = await self.client.act_uid(x.uid, x.command, **x.params)

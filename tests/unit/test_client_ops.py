@@ -14,7 +14,7 @@ import pytest
 from app.client import ActionError, ClientSettings, RedundantClient
 from app.client.ops import OpsClient, TourDefinition
 from app.client.ops_diff import diff_alarms, diff_ptz, diff_tours
-from app.client.ops_model import MAX_ALARMS, Alarm
+from app.client.ops_model import MAX_ALARMS, Alarm, Reaction
 from app.client.ops_parse import parse_alarms, parse_ptz, parse_tours, sort_alarms
 from app.client.outcome import Outcome
 from app.client.view import SystemView
@@ -399,6 +399,7 @@ async def test_first_poll_says_how_many_alarms_are_open_then_what_changes() -> N
 async def test_each_reaction_of_a_new_alarm_is_sent_once_with_its_own_uid() -> None:
     fake = FakeClient()
     ops = make_ops(fake)
+    await ops.poll()  # the baseline: no alarm yet
     fake.answers["getAlarms"] = lambda: alarms_answer(alarm_xml(), alarm_xml("b" * 16, state="acknowledged"))
     for _ in range(4):
         await ops.poll()
@@ -417,11 +418,49 @@ async def test_a_reaction_no_manager_answered_is_sent_again_with_the_same_uid() 
     fake = FakeClient()
     ops = make_ops(fake)
     fake.answer_act = lambda uid, command: None  # not sent: no manager reached
+    await ops.poll()
     fake.answers["getAlarms"] = lambda: alarms_answer(alarm_xml())
     for _ in range(6):
         await ops.poll()
         await settle()
     assert [uid for uid, _, _ in fake.acts] == [f"alarm-{AID}-r0"] * 3
+
+
+@synchronously
+async def test_a_restarted_console_does_not_replay_the_reactions_of_alarms_already_there() -> None:
+    """The alarms listed at the first usable poll were new before this console started: another console applied
+    their reactions then. Sending them again would move the wall back to an old camera."""
+    fake = FakeClient()
+    ops = make_ops(fake)
+    fake.answers["getAlarms"] = lambda: parse_result(
+        '<result errorcode="-1"><description>manager starting</description></result>'
+    )
+    await ops.poll()  # no usable answer yet: not the baseline
+    old = alarm_xml("a" * 16)
+    fake.answers["getAlarms"] = lambda: alarms_answer(old)
+    for _ in range(3):
+        await ops.poll()
+        await settle()
+    assert fake.acts == []
+    fake.answers["getAlarms"] = lambda: alarms_answer(alarm_xml("b" * 16), old)  # raised after we started
+    for _ in range(3):
+        await ops.poll()
+        await settle()
+    assert [uid for uid, _, _ in fake.acts] == [f"alarm-{'b' * 16}-r0"]
+
+
+def test_the_reactions_remembered_stay_bounded_and_keep_those_of_listed_alarms() -> None:
+    from app.client import ops as ops_module
+
+    ops = make_ops(FakeClient())
+    ops._alarms_known = True
+    listed = Alarm("a" * 16, reactions=[Reaction(f"alarm-{'a' * 16}-r0", "selectCamera")])
+    ops._reactions[listed.reactions[0].uid] = ops_module.REACTION_TRIES  # settled first: the oldest entry
+    for i in range(ops_module.MAX_REACTIONS + 5):
+        ops._reactions[f"gone-{i}"] = ops_module.REACTION_TRIES
+    ops._apply_reactions([listed])
+    assert len(ops._reactions) == ops_module.MAX_REACTIONS
+    assert listed.reactions[0].uid in ops._reactions
 
 
 # -- tours -----------------------------------------------------------------------------------------------
