@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import logging
 import secrets
@@ -21,7 +22,7 @@ from ..sense import Result, ResultCode, SenseError
 from ..tasks import cancel_and_wait
 from .ops_diff import bounded, diff_alarms, diff_ptz, diff_tours
 from .ops_model import MAX_RUN, PTZ_MOVES, Alarm, OpsState, PtzControl, Reaction, TourDefinition, TourRun, TourStep
-from .ops_parse import OpsParseError, parse_alarms, parse_ptz, parse_tours
+from .ops_parse import OpsParseError, parse_alarms, parse_ptz, parse_tours, revision_of
 from .outcome import Outcome
 from .uids import station_slug
 
@@ -70,6 +71,11 @@ class OpsClient:
         self._poller: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._polled = False
+        self.clock: Callable[[], float] = time.monotonic
+        # command -> (revision, clock() when read) of the last full list taken: the next read sends since=REV
+        self._since: dict[str, tuple[str, float]] = {}
+        self._tours_read: list[TourRun] = []  # tours and PTZ control as their last full list gave them: an
+        self._ptz_read: dict[tuple[str, str], PtzControl] = {}  # unchanged answer counts their seconds down
         self._alarms_known = False  # the first usable getAlarms answer has been taken (the reactions' baseline)
         self._run_prefix = f"-{secrets.token_hex(4)}-t"
         self._runs = itertools.count(1)
@@ -179,7 +185,9 @@ class OpsClient:
     async def poll(self) -> None:
         """Read the three lists, replace the state, tell the listeners, then act on it (reactions, tours)."""
         answers = await asyncio.gather(
-            self._read("getAlarms", state="all"), self._read("getTours"), self._read("getPtzControl")
+            self._read("getAlarms", state="all", since=self._since_param("getAlarms")),
+            self._read("getTours", since=self._since_param("getTours")),
+            self._read("getPtzControl", since=self._since_param("getPtzControl")),
         )
         old = self.state
         new = OpsState(
@@ -227,19 +235,60 @@ class OpsClient:
         self._apply_reactions(new.alarms)
         self._drive_tours(new.tours)
 
-    @staticmethod
-    def _take_alarms(s: OpsState, r: Result) -> list[str]:
+    def _since_param(self, command: str) -> str | None:
+        got = self._since.get(command)
+        return got[0] if got else None
+
+    def _revision(self, r: Result, tag: str, command: str) -> bool:
+        """True when the answer says nothing changed since the revision we sent (keep what we have). A full list
+        (with or without a revision: older managers ignore `since`) is taken by the caller; `_taken` then keeps
+        its revision for the next read."""
+        _rev, unchanged = revision_of(r, tag, command)
+        if not unchanged:
+            return False
+        if command not in self._since:
+            raise OpsParseError(f"{command} answered unchanged to a read without since; the last data is kept")
+        return True
+
+    def _taken(self, r: Result, tag: str, command: str) -> None:
+        rev, _ = revision_of(r, tag, command)
+        if rev is None:
+            self._since.pop(command, None)
+        else:
+            self._since[command] = (rev, self.clock())
+
+    def _elapsed(self, command: str) -> float:
+        return max(0.0, self.clock() - self._since[command][1])
+
+    def _take_alarms(self, s: OpsState, r: Result) -> list[str]:
+        if self._revision(r, "alarms", "getAlarms"):
+            return []  # s keeps the alarms and counts of the last full list
         s.alarms, s.unacknowledged, s.unacknowledged_high, notes = parse_alarms(r)
+        self._taken(r, "alarms", "getAlarms")
         return notes
 
-    @staticmethod
-    def _take_tours(s: OpsState, r: Result) -> list[str]:
+    def _take_tours(self, s: OpsState, r: Result) -> list[str]:
+        if self._revision(r, "tours", "getTours"):
+            # `due` was the seconds to the next step when the full list was read: count them down since.
+            gone = self._elapsed("getTours")
+            s.tours = [dataclasses.replace(t, due=t.due - gone) for t in self._tours_read]
+            return []
         s.tours, notes = parse_tours(r)
+        self._tours_read = s.tours
+        self._taken(r, "tours", "getTours")
         return notes
 
-    @staticmethod
-    def _take_ptz(s: OpsState, r: Result) -> list[str]:
+    def _take_ptz(self, s: OpsState, r: Result) -> list[str]:
+        if self._revision(r, "ptzcontrols", "getPtzControl"):
+            gone = self._elapsed("getPtzControl")
+            s.ptz = {
+                k: dataclasses.replace(c, remaining=max(0, round(c.remaining - gone)))
+                for k, c in self._ptz_read.items()
+            }
+            return []
         s.ptz, notes = parse_ptz(r)
+        self._ptz_read = s.ptz
+        self._taken(r, "ptzcontrols", "getPtzControl")
         return notes
 
     def _emit(self, state: OpsState, lines: list[str]) -> None:

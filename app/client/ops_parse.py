@@ -24,6 +24,7 @@ from .ops_model import (
 )
 
 _RUN = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+_REVISION = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 
 class OpsParseError(ValueError):
@@ -56,6 +57,15 @@ def _container(r: Result, tag: str, command: str) -> Element:
     if node is None:
         raise OpsParseError(f"{command} answered without <{tag}>")
     return node
+
+
+def revision_of(r: Result, tag: str, command: str) -> tuple[str | None, bool]:
+    """The list's `revision` (None when the answer has none: a manager of an older version, or one not usable)
+    and whether it says `unchanged="true"`: nothing changed since the `since=REV` the read sent, no items listed."""
+    node = _container(r, tag, command)
+    rev = (node.get("revision") or "").strip()
+    unchanged = (node.get("unchanged") or "").strip().lower() == "true"
+    return (rev if _REVISION.fullmatch(rev) else None), unchanged
 
 
 def sort_alarms(alarms: list[Alarm]) -> list[Alarm]:

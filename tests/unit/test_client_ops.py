@@ -99,10 +99,16 @@ class FakeClient:
             "getPtzControl": lambda: ptz_answer(),
         }
         self.acts: list[tuple[str, str, dict[str, str]]] = []
+        self.reads: list[tuple[str, dict[str, str]]] = []
         self.answer_act: Callable[[str, str], Result | None] = lambda uid, command: OK
 
     async def read(self, command: str, /, **params: object) -> Result:
+        self.reads.append((command, {k: str(v) for k, v in params.items() if v is not None}))
         return self.answers[command]()
+
+    def since(self, command: str) -> list[str | None]:
+        """The since= each read of COMMAND carried (None: a full read)."""
+        return [p.get("since") for c, p in self.reads if c == command]
 
     async def _send(self, uid: str, command: str, params: dict[str, object]) -> Outcome:
         clean = {k: str(v) for k, v in params.items() if v is not None}
@@ -461,6 +467,109 @@ def test_the_reactions_remembered_stay_bounded_and_keep_those_of_listed_alarms()
     ops._apply_reactions([listed])
     assert len(ops._reactions) == ops_module.MAX_REACTIONS
     assert listed.reactions[0].uid in ops._reactions
+
+
+# -- revisions: since=REV and unchanged answers --------------------------------------------------------------
+
+
+def unchanged(tag: str, rev: str) -> Result:
+    return parse_result(f'<result errorcode="0"><{tag} unchanged="true" revision="{rev}" count="0"/></result>')
+
+
+@synchronously
+async def test_alarms_are_read_since_the_last_revision_and_an_unchanged_answer_keeps_them() -> None:
+    fake = FakeClient()
+    ops = make_ops(fake)
+    heard: list[list[str]] = []
+    ops.subscribe(lambda s, lines: heard.append(lines))
+    full = alarms_answer(alarm_xml(), attrs='revision="41" unacknowledged="1" unacknowledgedhigh="1"')
+    fake.answers["getAlarms"] = lambda: full if fake.since("getAlarms")[-1] is None else unchanged("alarms", "41")
+    await ops.poll()
+    kept = ops.state.alarms
+    assert [a.id for a in kept] == [AID] and ops.state.error == ""
+    for _ in range(3):
+        await ops.poll()
+        await settle()
+    assert fake.since("getAlarms") == [None, "41", "41", "41"]
+    assert ops.state.alarms is kept and (ops.state.unacknowledged, ops.state.unacknowledged_high) == (1, 1)
+    assert ops.state.error == "" and len(heard) == 1  # nothing changed: no line, no listener call
+    assert fake.acts == []  # the baseline's reaction is not replayed by an unchanged answer either
+    # Something changed: a full list again, with the new revision, sent on the next read; a new alarm's reaction.
+    fake.answers["getAlarms"] = lambda: alarms_answer(
+        alarm_xml("b" * 16), alarm_xml(state="acknowledged", ackedby="ws2"), attrs='revision="42"'
+    )
+    await ops.poll()
+    await settle()
+    assert {a.id: a.state for a in ops.state.alarms} == {"b" * 16: "new", AID: "acknowledged"}
+    assert "alarm 3f2a9c1b… acknowledged by ws2" in heard[-1]
+    assert [uid for uid, _, _ in fake.acts] == [f"alarm-{'b' * 16}-r0"]
+    await ops.poll()
+    assert fake.since("getAlarms")[-1] == "42"
+
+
+@synchronously
+async def test_an_older_manager_ignores_since_and_its_full_lists_keep_working() -> None:
+    fake = FakeClient()
+    ops = make_ops(fake)
+    lists = iter([alarms_answer(alarm_xml(reaction=False)), alarms_answer(), alarms_answer(alarm_xml("c" * 16))])
+    fake.answers["getAlarms"] = lambda: next(lists)
+    for _ in range(3):
+        await ops.poll()
+    assert [a.id for a in ops.state.alarms] == ["c" * 16] and ops.state.error == ""
+    assert fake.since("getAlarms") == fake.since("getTours") == fake.since("getPtzControl") == [None] * 3
+    # The executing manager gives revisions, then its partner (an older version) answers: full reads again.
+    answers = iter([alarms_answer(attrs='revision="9"'), alarms_answer(alarm_xml("d" * 16, reaction=False))])
+    fake.answers["getAlarms"] = lambda: next(answers, alarms_answer(alarm_xml("d" * 16, reaction=False)))
+    for _ in range(3):
+        await ops.poll()
+    assert fake.since("getAlarms")[3:] == [None, "9", None]
+    assert [a.id for a in ops.state.alarms] == ["d" * 16]
+
+
+@synchronously
+async def test_an_unchanged_answer_to_a_full_read_keeps_the_data_and_says_so() -> None:
+    fake = FakeClient()
+    ops = make_ops(fake)
+    fake.answers["getAlarms"] = lambda: alarms_answer(alarm_xml(reaction=False))
+    await ops.poll()
+    fake.answers["getAlarms"] = lambda: unchanged("alarms", "5")
+    await ops.poll()
+    assert [a.id for a in ops.state.alarms] == [AID]
+    assert "unchanged to a read without since" in ops.state.error
+
+
+@synchronously
+async def test_tours_and_ptz_with_a_revision_are_read_since_it_and_count_their_seconds_down() -> None:
+    fake = FakeClient()
+    ops = make_ops(fake)
+    now = [100.0]
+    ops.clock = lambda: now[0]
+    tours_full = parse_result(
+        f'<result errorcode="0"><tours count="1" revision="7">{tour_xml(step=2, due=1.2)}</tours></result>'
+    )
+    ptz_full = parse_result(
+        '<result errorcode="0"><ptzcontrols revision="7"><ptzcontrol><serverid>1</serverid><cameraid>104</cameraid>'
+        "<console>ws2</console><priority>5</priority><remaining>12</remaining></ptzcontrol></ptzcontrols></result>"
+    )
+    fake.answers["getTours"] = lambda: tours_full if fake.since("getTours")[-1] is None else unchanged("tours", "7")
+    fake.answers["getPtzControl"] = lambda: (
+        ptz_full if fake.since("getPtzControl")[-1] is None else unchanged("ptzcontrols", "7")
+    )
+    await ops.poll()
+    await settle()
+    assert fake.acts == []  # due in 1.2 s
+    now[0] += 0.5
+    await ops.poll()
+    await settle()
+    assert ops.state.tours[0].due == pytest.approx(0.7) and ops.state.ptz[("1", "104")].remaining == 12
+    assert fake.acts == []
+    now[0] += 0.8  # due now, though no answer said so: the manager's 1.2 s are gone
+    await ops.poll()
+    await settle()
+    assert [uid for uid, _, _ in fake.acts] == ["ws1-abcd-t1-3"]
+    assert ops.state.ptz[("1", "104")].remaining == 11 and ops.state.ptz[("1", "104")].console == "ws2"
+    assert fake.since("getTours") == fake.since("getPtzControl") == [None, "7", "7"]
+    assert ops.state.error == ""
 
 
 # -- tours -----------------------------------------------------------------------------------------------
