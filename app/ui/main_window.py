@@ -44,6 +44,7 @@ from .ops_bridge import OpsBridge
 from .pictures import PictureFeed
 from .ptz import PtzPad
 from .settings import ConsoleSettings, SettingsError, tour_from_dict
+from .steering import HeldMove, Move
 from .strip import RedundancyStrip
 from .wall import VideoWall
 
@@ -166,6 +167,12 @@ class MainWindow(QMainWindow):
         self._ptz_clock = QTimer(self)
         self._ptz_clock.timeout.connect(lambda: self._show_ptz_control(self.ops.state))
         self._ptz_clock.start(1000)
+        # A held move (pad, keyboard, joystick) goes again every few seconds, so the manager's control does not
+        # lapse under the operator's hand and another console does not take the dome mid-move.
+        self._held = HeldMove(lambda key, m: self.spawn(self.ptz_move(key, round(m.pan), round(m.tilt), round(m.zoom))))
+        self._held_timer = QTimer(self)
+        self._held_timer.timeout.connect(lambda: self._held.tick(self.dome))
+        self._held_timer.start(500)
         self._keys()
         self.statusBar().showMessage("Connecting to the managers…")
         self.feed.start()
@@ -378,9 +385,14 @@ class MainWindow(QMainWindow):
             self.ptz.show_position(r.text("pan"), r.text("tilt"), r.text("zoom"))
 
     def _ptz_move(self, pan: int, tilt: int, zoom: int) -> None:
+        """Every move of the pad, the keyboard and the joystick: sent to the selected dome, and a non-zero one kept
+        alive (sent again every few seconds) until a stop or another dome."""
         cam = self.site.cameras.get(self.dome)
-        if cam is not None:
-            self.spawn(self.ptz_move(self.dome, pan, tilt, zoom))
+        if cam is None:
+            self._held.clear()
+            return
+        self.spawn(self.ptz_move(self.dome, pan, tilt, zoom))
+        self._held.sent(self.dome, Move(pan, tilt, zoom))
 
     async def ptz_move(self, key: str, pan: int, tilt: int, zoom: int) -> Outcome:
         """A move of the dome (the client adds this console's name and PTZ priority); a refusal because another
@@ -533,6 +545,7 @@ class MainWindow(QMainWindow):
         self.feed.stop()
         self.alarms.stop_sound()
         self._ptz_clock.stop()
+        self._held_timer.stop()
         self._position_timer.stop()
         self._refresh_timer.stop()
         for t in list(self._tasks):

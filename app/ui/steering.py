@@ -1,5 +1,6 @@
-"""What the keyboard and the joystick drive (`ConsoleControls`), the stick's speed curve, and the pacer that keeps
-a device to a few PTZ commands a second. Qt-free."""
+"""What the keyboard and the joystick drive (`ConsoleControls`), the stick's speed curve, the pacer that keeps
+a device to a few PTZ commands a second, and `HeldMove`, which keeps a held move alive (sent again every 5 s) so
+the managers' PTZ control does not lapse under the operator's hand. Qt-free."""
 
 from __future__ import annotations
 
@@ -118,3 +119,56 @@ class CommandPacer:
         self.sent += 1
         # Read after the call, so the gap is measured from when the command left, never less.
         self.last_send = self.clock()
+
+
+PTZ_REPEAT = 5.0  # seconds between re-sends of a held move: well inside the managers' ptz_hold (15 s)
+
+
+class HeldMove:
+    """Keeps a held move alive. Pressing and holding a pad button, an arrow key or the stick sends one move, but
+    the managers' PTZ control lapses `ptz_hold` (15 s) after a console's last command: another console may then
+    take the dome and refuse our stop. So the current non-zero move goes again every `every` seconds until a
+    stop (all zero) is sent or the dome changes. A stop sent always ends it.
+
+    `sent(dome, move)` for every move the window sends; `tick(dome)` often (with the dome selected now), which
+    calls `send(dome, move)` when one is due.
+    """
+
+    def __init__(
+        self,
+        send: Callable[[str, Move], object],
+        every: float = PTZ_REPEAT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.send = send
+        self.every = every
+        self.clock = clock
+        self.dome = ""
+        self.move = STOP
+        self.at = -math.inf  # when the move last left
+        self.repeated = 0
+
+    @property
+    def active(self) -> bool:
+        return bool(self.dome) and not self.move.still
+
+    def sent(self, dome: str, move: Move) -> None:
+        if move.still or not dome:
+            self.clear()
+            return
+        self.dome, self.move, self.at = dome, move, self.clock()
+
+    def clear(self) -> None:
+        self.dome, self.move = "", STOP
+
+    def tick(self, dome: str) -> None:
+        if not self.active:
+            return
+        if dome != self.dome:
+            self.clear()  # another dome is selected: the held one is not ours to keep moving
+            return
+        if self.clock() - self.at < self.every:
+            return
+        self.at = self.clock()
+        self.repeated += 1
+        self.send(self.dome, self.move)

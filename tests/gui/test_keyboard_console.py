@@ -50,10 +50,13 @@ def test_arrows_steer_the_selected_dome_and_release_stops_it_and_f_keys_recall_p
     window.choose_camera(dome.key)
     qtbot.waitUntil(lambda: 2 in window.ptz.preset_buttons, timeout=5000)
     window.activateWindow()
+    window._held.every = 0.3  # a held move goes again every 5 s (the managers' control lapses after 15 s): faster here
+
+    def panning() -> int:
+        return sum(1 for e in _journal(demo, "setRelativePosition") if int(e["params"].get("pan", 0)) > 0)
+
     qtbot.keyPress(window, Qt.Key.Key_Right)
-    qtbot.waitUntil(
-        lambda: any(int(e["params"].get("pan", 0)) > 0 for e in _journal(demo, "setRelativePosition")), timeout=5000
-    )
+    qtbot.waitUntil(lambda: panning() >= 2, timeout=5000)  # held: the move went again, not only once
     qtbot.keyRelease(window, Qt.Key.Key_Right)
 
     def stopped() -> bool:
@@ -61,6 +64,8 @@ def test_arrows_steer_the_selected_dome_and_release_stops_it_and_f_keys_recall_p
         return bool(moves) and all(int(moves[-1]["params"].get(k, 0)) == 0 for k in ("pan", "tilt", "zoom"))
 
     qtbot.waitUntil(stopped, timeout=5000)
+    qtbot.wait(1000)
+    assert stopped() and not window._held.active  # the stop ended the re-sending
     qtbot.keyClick(window, Qt.Key.Key_F2)
     qtbot.waitUntil(lambda: any(e["params"].get("preset") == "2" for e in _journal(demo, "gotoPreset")), timeout=5000)
 

@@ -17,7 +17,7 @@ from pytestqt.qtbot import QtBot
 
 from app.ui import sdl
 from app.ui.joystick import JoystickControls, JoystickReader, JoystickSettings
-from app.ui.steering import CommandPacer, SpeedCurve
+from app.ui.steering import STOP, CommandPacer, HeldMove, Move, SpeedCurve
 
 from .console_input_fakes import RecordingControls
 
@@ -118,6 +118,55 @@ def test_the_pacer_keeps_the_latest_move_and_never_loses_the_stop() -> None:
     now[0] = 0.4
     p.flush()
     assert fake.names() == ["ptz_move", "ptz_stop"]
+
+
+def test_a_held_move_is_sent_again_every_five_seconds_until_a_stop() -> None:
+    """Held (pad, arrow key, stick): one move leaves; the managers' control lapses 15 s after the last command,
+    so it goes again every 5 s, never sooner, and a stop ends it for good."""
+    sent: list[tuple[str, Move]] = []
+    now = [0.0]
+    h = HeldMove(lambda dome, m: sent.append((dome, m)), clock=lambda: now[0])
+    h.tick("1:104")  # nothing held: nothing sent
+    h.sent("1:104", Move(500, 0, 0))
+    for t in (1.0, 4.9):
+        now[0] = t
+        h.tick("1:104")
+    assert sent == []
+    now[0] = 5.0
+    h.tick("1:104")
+    h.tick("1:104")  # once, not once a tick
+    assert sent == [("1:104", Move(500, 0, 0))]
+    now[0] = 7.0
+    h.sent("1:104", Move(0, -300, 0))  # the move changed: the 5 s count from it
+    now[0] = 11.9
+    h.tick("1:104")
+    now[0] = 12.0
+    h.tick("1:104")
+    assert sent[1:] == [("1:104", Move(0, -300, 0))]
+    now[0] = 13.0
+    h.sent("1:104", STOP)
+    assert not h.active
+    for t in (18.0, 30.0, 100.0):
+        now[0] = t
+        h.tick("1:104")
+    assert len(sent) == 2 and h.repeated == 2
+
+
+def test_a_held_move_ends_when_the_dome_changes_or_is_gone() -> None:
+    sent: list[tuple[str, Move]] = []
+    now = [0.0]
+    h = HeldMove(lambda dome, m: sent.append((dome, m)), clock=lambda: now[0])
+    h.sent("1:104", Move(0, 0, 400))
+    now[0] = 6.0
+    h.tick("1:105")  # another dome selected: the old one is not moved again, nor the new one
+    now[0] = 20.0
+    h.tick("1:105")
+    h.tick("1:104")
+    assert sent == [] and not h.active
+    h.sent("", Move(1, 0, 0))  # no dome: nothing to keep
+    now[0] = 40.0
+    h.tick("")
+    assert sent == []
 
 
 def test_moving_the_stick_moves_the_dome_along_the_curve_and_centring_stops_it(rig: Rig) -> None:
