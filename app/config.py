@@ -41,6 +41,7 @@ class Defaults:
     ptz_hold: float = 15.0  # a dome stays with the console that moved it last for this long
     flood_count: int = 10  # more alarms of one rule than this within flood_window are grouped
     flood_window: float = 600.0
+    reaction_window: float = 60.0  # an alarm offers its reaction this long after it was raised (<< dedup_window)
     ptz_priority: int = 5  # a PTZ move's priority (1..10) when it names a console and no priority
     action_rate: float = 10.0  # new actions a second one console may send a manager on average (0 = no limit)
     action_burst: int = 30  # ... and at once

@@ -8,6 +8,7 @@ import calendar
 import hashlib
 import json
 import logging
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from ..config import DEFAULTS
-from ..sense import ResultCode, SenseError, el, encode, fields, parse_result
+from ..sense import ResultCode, SenseError, el, encode, fields, parse_result, result_xml
 from ..sense.events import utc_now
 from ..sense.xml import Element
 from .etcd import EtcdError, b64, cmp_create, op_get, op_put, prefix_end
@@ -85,6 +86,10 @@ class AlarmMaker:
         self.rule_errors: dict[int, str] = {}
         self.dropped = 0
         self._queue: asyncio.Queue[tuple[dict[str, str], AlarmRule]] = asyncio.Queue(QUEUE)
+        # getAlarms answers by state filter: (cache version, the answer, its count attributes); rebuilt only when
+        # the alarms (or the rules' errors) changed, or an offered reaction's window ended (at `_expires`).
+        self._answers: dict[str, tuple[int, bytes, dict[str, str]]] = {}
+        self._expires = math.inf
 
     def start(self) -> list[asyncio.Task[None]]:
         return [
@@ -136,15 +141,21 @@ class AlarmMaker:
             kvs, revision = await client.get_prefix(alarms_prefix)
             alarms = [kv.json() for kv in kvs]
             now = time.time()
-            mine = [a for a in alarms if a.get("rule") == rule.index]
+            value = self._new(h, e, rule)
+            # Floods are grouped per rule and camera: a flood on one camera hides nothing on the others.
+            where = (value["serverid"], value["cameraid"])
+            mine = [
+                a for a in alarms if a.get("rule") == rule.index and (a.get("serverid"), a.get("cameraid")) == where
+            ]
             recent = sum(
                 1 for a in mine if not a.get("flood") and now - (_epoch(a.get("time")) or now) <= ops.s.flood_window
             )
-            value = self._new(h, e, rule)
             if recent >= ops.s.flood_count:
                 group = next((a for a in mine if a.get("flood") and a.get("state") in OPEN), None)
                 if group is not None:
                     value = {**group, "count": int(group.get("count", 1)) + 1, "lasttime": value["time"]}
+                    if group.get("state") == "acknowledged":  # one more event: it needs attention again
+                        value.update(state="new", ackedby="", ackedat="")
                 else:
                     value.update(flood=True, title=f"{rule.title or rule.type}: a flood of alarms, grouped")
             key = ops.key("alarm", value["id"])
@@ -201,6 +212,7 @@ class AlarmMaker:
             "lasttime": at,
             "rule": rule.index,
             "flood": False,
+            "created": time.time(),  # UTC seconds, by the manager that made it: its reaction is offered for a while
         }
 
     # -- acknowledge and close ------------------------------------------------------------------------------
@@ -213,7 +225,7 @@ class AlarmMaker:
             raise refuse(ResultCode.ALARM_STATE, f"no alarm {alarm[:40]!r}: an alarm id is 16 hex digits")
         comment = str(v.get("comment", ""))[:500]
         closing = name == "closealarm"
-        lease = await self.ops.bucket_lease() if closing else 0
+        lease = await self.ops.granted(self.ops.bucket_lease()) if closing else 0
 
         def decide(cur: dict[str, Any] | None) -> Change:
             if cur is None:
@@ -259,9 +271,27 @@ class AlarmMaker:
 
     # -- getAlarms -------------------------------------------------------------------------------------------
 
-    def xml(self, which: str) -> Element:
+    def answer(self, which: str, since: str = "") -> bytes:
+        """getAlarms, from the answer built at this cache version (the consoles poll it often); `since`: the
+        revision the console holds, answered with `unchanged` when it is still this one."""
         if which not in ("open", "all"):
             raise SenseError.of(ResultCode.VALUE_OUT_OF_RANGE, f"state must be open or all, not {which[:20]!r}")
+        versions = self.ops.version
+        if time.time() >= self._expires:  # an offered reaction's window ended: the answer changes
+            versions["alarm"] += 1
+            self._expires = math.inf
+        version = versions["alarm"]
+        cached = self._answers.get(which)
+        if cached is None or cached[0] != version:
+            root = self.xml(which)
+            counts = {k: str(root.get(k)) for k in ("count", "unacknowledged", "unacknowledgedhigh")}
+            cached = (version, result_xml(0, None, root), counts)
+            self._answers[which] = cached
+        if since.strip() == str(version):
+            return result_xml(0, None, el("alarms", None, unchanged="true", revision=version, **cached[2]))
+        return cached[1]
+
+    def xml(self, which: str) -> Element:
         every = [e.value for e in self.ops.cache["alarm"].values()]
         opened = [a for a in every if a.get("state") in OPEN]
         listed = sorted(every if which == "all" else opened, key=lambda a: str(a.get("lasttime", "")), reverse=True)
@@ -274,6 +304,7 @@ class AlarmMaker:
             "alarms",
             None,
             *rows,
+            revision=self.ops.version["alarm"],
             count=len(rows),
             unacknowledged=len(new),
             unacknowledgedhigh=sum(1 for a in new if a.get("priority") == "high"),
@@ -292,6 +323,15 @@ class AlarmMaker:
         rule = self.rules[index]
         if rule.reaction is None or index in self.rule_errors:
             return []
+        # Offered only for a while after the alarm was raised, well within the time its uid is remembered: a console
+        # started later must not move the wall again. An alarm without its creation time offers none.
+        created = a.get("created")
+        if isinstance(created, bool) or not isinstance(created, (int, float)):
+            return []
+        ends = float(created) + self.ops.s.reaction_window
+        if time.time() >= ends:
+            return []
+        self._expires = min(self._expires, ends)
         rx = rule.reaction
         query = urlencode(
             [
@@ -367,6 +407,8 @@ class AlarmMaker:
                         r.type,
                         errors[r.index],
                     )
+        if errors != self.rule_errors:
+            self.ops.version["alarm"] += 1  # the reactions offered change
         self.rule_errors = errors
 
     def status_xml(self) -> Element:

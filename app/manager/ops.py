@@ -13,8 +13,9 @@ import json
 import logging
 import math
 import re
+import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -53,12 +54,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-READS = frozenset({"getalarms", "gettours", "getptzcontrol"})
+READS = {"getalarms": "alarm", "gettours": "tour", "getptzcontrol": "ptz"}  # and the keys each is answered from
 ACTIONS = frozenset({"acknowledgealarm", "closealarm", "starttour", "pausetour", "resumetour", "stoptour", "tourstep"})
 # Every PTZ action that moves a dome (gotoPreset and setPreset stay usable by all); holdPosition and setPosition are
 # not in the catalogue but are PTZ moves of the Sense API all the same.
 PTZ_MOVES = frozenset({"setrelativeposition", "setabsoluteposition", "holdposition", "setposition"})
 PTZ_PRESETS = frozenset({"gotopreset", "setpreset"})
+SPEEDS = ("pan", "tilt", "zoom", "focus", "iris")  # setRelativePosition's: all given 0 is a full stop
 KINDS = ("alarm", "tour", "ptz")
 RETRIES = 5
 _RUN_OK = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
@@ -100,6 +102,10 @@ class Ops:
         self.s = manager.s
         self.cache: dict[str, dict[str, Entry]] = {k: {} for k in KINDS}
         self.loaded: set[str] = set()
+        # Each kind's cache version: changes with every change the watch (or our own write) brings; from a random
+        # start, so a revision one manager (or process) gave never means anything to another.
+        self.version = dict.fromkeys(KINDS, secrets.randbelow(2**52) + 1)
+        self._down: dict[str, float] = dict.fromkeys(KINDS, -math.inf)  # since when (monotonic) a watch is not up
         self.alarms = AlarmMaker(self)
         self._tasks: list[asyncio.Task[None]] = []
         self._buckets: dict[int, int] = {}
@@ -139,12 +145,15 @@ class Ops:
                 if start == 0:
                     kvs, revision = await self.client.get_prefix(prefix)
                     self.cache[kind] = {kv.key[len(prefix) :]: Entry(kv.json(), kv.mod_revision) for kv in kvs}
+                    self.version[kind] += 1
                     self.loaded.add(kind)
                     start = revision + 1
                 async for ev in self.client.watch(prefix, start):
+                    self._down.pop(kind, None)  # the watch streams (its first message tells it was created)
                     start = max(start, ev.revision + 1)
                     if ev.kind == "delete":
-                        self.cache[kind].pop(ev.kv.key[len(prefix) :], None)
+                        if self.cache[kind].pop(ev.kv.key[len(prefix) :], None) is not None:
+                            self.version[kind] += 1
                     elif ev.kind == "put":
                         self.learn(kind, ev.kv.key[len(prefix) :], ev.kv.json(), ev.kv.mod_revision)
             except WatchCompacted as exc:
@@ -156,7 +165,14 @@ class Ops:
                 raise
             except Exception:  # a dead watch would leave the consoles a stale picture: start it again
                 log.exception("etcd watch of %s keys failed; starting it again", kind)
+            self._down.setdefault(kind, time.monotonic())
             await asyncio.sleep(0.1)
+
+    def fresh(self, kind: str) -> bool:
+        """Whether the cache of `kind` can answer: etcd usable and the watch streaming (a break of up to a
+        second, while it connects again, is not a loss)."""
+        down = self._down.get(kind)
+        return self.m.coord.health.ok and (down is None or time.monotonic() - down < DEFAULTS.health_poll)
 
     def learn(self, kind: str, name: str, value: dict[str, Any], mod: int) -> None:
         """A key's new value (from the watch, or our own write first): tell the log what changed."""
@@ -164,6 +180,7 @@ class Ops:
         if old is not None and old.mod >= mod:
             return
         self.cache[kind][name] = Entry(value, mod)
+        self.version[kind] += 1
         try:
             if kind == "alarm":
                 self.alarms.changed(old.value if old else None, value)
@@ -197,6 +214,13 @@ class Ops:
             self._ptz_lease = (now, lease)
         return lease
 
+    async def granted(self, lease: Awaitable[int]) -> int:
+        """A lease for an action's write: etcd not granting it means nothing was written (NotSent, as a write)."""
+        try:
+            return await lease
+        except EtcdError as exc:
+            raise self._not_written(exc, False) from None
+
     # -- what the manager asks -----------------------------------------------------------------------------
 
     @staticmethod
@@ -218,8 +242,13 @@ class Ops:
     def read(self, req: CommandRequest) -> bytes:
         try:
             values = validate(classify(req.command), req.params)
+            if not self.fresh(READS[req.key]):  # not final: the console reads from the other manager
+                raise refuse(
+                    ResultCode.COORDINATION_UNAVAILABLE,
+                    "this manager has lost the etcd cluster: its alarms, tours and PTZ control may be stale",
+                )
             if req.key == "getalarms":
-                return result_xml(0, None, self.alarms.xml(str(values.get("state", "open"))))
+                return self.alarms.answer(str(values.get("state", "open")), str(values.get("since", "")))
             if req.key == "gettours":
                 return result_xml(0, None, self._tours_xml())
             return result_xml(0, None, self._ptz_xml())
@@ -356,7 +385,7 @@ class Ops:
         return steps
 
     async def _tour_state(self, name: str, run: str, station: str, uid: str) -> bytes:
-        lease = await self.bucket_lease() if name == "stoptour" else 0
+        lease = await self.granted(self.bucket_lease()) if name == "stoptour" else 0
         verb = {"pausetour": "paused", "resumetour": "running", "stoptour": "stopped"}[name]
 
         def decide(cur: dict[str, Any] | None) -> Change:
@@ -389,6 +418,7 @@ class Ops:
         run, n = str(v["run"]), int(str(v["step"]))
         key = self.key("tour", run)
         written: dict[str, Any] = {}
+        before: dict[str, Any] = {}
 
         def decide(cur: dict[str, Any] | None) -> Change:
             if cur is None:
@@ -401,6 +431,7 @@ class Ops:
                     ResultCode.TOUR_STATE, f"step {n} of tour run {run} is out of order: the next step is {step + 1}"
                 )
             now = time.time()
+            before.update(step=step, at=cur.get("at", now), due_at=cur.get("due_at", now))
             written.update(cur, step=n, at=now, due_at=now + float(cur.get("dwell", 10)))
             return Change(dict(written), b"", 0)
 
@@ -416,7 +447,25 @@ class Ops:
         steps = tour.get("steps") or []
         if not steps:
             raise refuse(ResultCode.TOUR_STATE, f"tour run {run} has no steps")
-        return await self._switch(tour, steps[n % len(steps)], uid, deadline)
+        try:
+            return await self._switch(tour, steps[n % len(steps)], uid, deadline)
+        except NotSent:
+            if written:  # recorded by this call, certainly not shown: the console's next uid for step N shows it
+                await self._unrecord(run, n, uid, before)
+            raise
+
+    async def _unrecord(self, run: str, n: int, uid: str, before: dict[str, Any]) -> None:
+        """Step N back to N - 1 (and its due time), while the run's record is still this uid's step N."""
+
+        def decide(cur: dict[str, Any] | None) -> Change:
+            if cur is None or cur.get("lastuid") != uid or int(cur.get("step", -1)) != n:
+                return Change(None, b"")  # moved on (paused, stopped, stepped): leave it
+            return Change({**cur, **before}, b"")
+
+        try:
+            await self.rmw("tour", run, f"{uid}-undo", decide)
+        except (NotSent, MaybeSent) as exc:  # step N stays recorded: the tour goes on from N + 1
+            log.warning("tour run %s: step %d not shown, and it stays recorded (%s)", run, n, exc.description)
 
     async def _switch(self, tour: dict[str, Any], target: dict[str, Any], uid: str, deadline: float) -> bytes:
         cam = str(target["cameraid"])
@@ -485,7 +534,10 @@ class Ops:
         # holdPosition and setPosition are not in the catalogue: their console and camera come from the request.
         raw = req.params
         console = str(values.get("console", raw.get("console", ""))).strip()[:80]
-        if console and cmd.name.lower() in PTZ_MOVES:
+        name = cmd.name.lower()
+        # A full stop always passes and takes nothing: a dome is never left moving because its stop was refused.
+        stop = name == "holdposition" or (name == "setrelativeposition" and not any(values.get(a) for a in SPEEDS))
+        if console and name in PTZ_MOVES and not stop:
             priority = values.get("priority")
             if priority is None:
                 given = raw.get("priority")
@@ -502,7 +554,7 @@ class Ops:
 
     async def _take(self, console: str, priority: int, serverid: str, camera: str) -> None:
         hold = self.s.ptz_hold
-        lease = await self.ptz_lease()
+        lease = await self.granted(self.ptz_lease())
         taken: list[str] = []
 
         def decide(cur: dict[str, Any] | None) -> Change:

@@ -144,6 +144,7 @@ class ManagerSettings:
     ptz_hold: float = DEFAULTS.ptz_hold
     flood_count: int = DEFAULTS.flood_count
     flood_window: float = DEFAULTS.flood_window
+    reaction_window: float = DEFAULTS.reaction_window
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -206,6 +207,11 @@ class ManagerSettings:
             raise ValueError("flood_count must be a whole number of alarms, 1 or more (e.g. flood_count = 10)")
         if not 1 <= self.flood_window <= 86400:
             raise ValueError("flood_window must be 1 to 86400 seconds (e.g. flood_window = 600)")
+        if not 1 <= self.reaction_window <= self.dedup_window / 2:
+            raise ValueError(
+                f"reaction_window must be 1 to {self.dedup_window / 2:g} seconds (half the dedup_window): a reaction "
+                "offered after its uid is forgotten would move the wall again (e.g. reaction_window = 60)"
+            )
 
     @property
     def etcd_tls_needed(self) -> bool:

@@ -260,7 +260,7 @@ _COMMANDS: tuple[Command, ...] = (
     Command("takeOver", Kind.ACTION, summary="make this server the active one"),
     # Shared operator workflows, SenseTwin extensions a manager answers itself (docs/workflows-protocol.md). Each
     # action's effect is keyed by its uid in etcd, so executing one again (a copy in doubt) changes nothing twice.
-    Command("getAlarms", Kind.READ, params=(_str("state"),), summary="the control room's alarms"),
+    Command("getAlarms", Kind.READ, params=(_str("state"), _str("since")), summary="the control room's alarms"),
     Command("getTours", Kind.READ, summary="the camera tours and where each stands"),
     Command("getPtzControl", Kind.READ, summary="which console steers which dome"),
     Command(

@@ -4,6 +4,7 @@ members and managers on loopback, as a console would reach them."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -105,7 +106,8 @@ def test_an_event_on_the_server_becomes_exactly_one_alarm_seen_by_both_managers(
     reaction = a["reactions"][0]
     assert reaction["uid"] == f"alarm-{a['id']}-r0" and reaction["command"] == "selectCamera"
     assert "cameraview=cameraid%3A101" in reaction["query"] and f"panelid={WALL['panelid']}" in reaction["query"]
-    assert [k for k, _ in etcd_keys(ops, "alarm/")] == [f"/sensetwin/alarm/{a['id']}"]  # one alarm in etcd
+    [(key, stored)] = etcd_keys(ops, "alarm/")  # one alarm in etcd, with the time its maker raised it
+    assert key == f"/sensetwin/alarm/{a['id']}" and abs(stored["created"] - time.time()) < 30
     assert etcd_keys(ops, "alarmseen/") == [(f"/sensetwin/alarmseen/{a['id']}", {"alarm": a["id"]})]
     head = command(pm, "getAlarms").root.find("alarms")
     assert head is not None and (head.get("unacknowledged"), head.get("unacknowledgedhigh")) == ("1", "1")
@@ -165,6 +167,24 @@ def test_a_flood_of_one_rule_becomes_ten_alarms_and_one_flood_group(ops: Topolog
     raise_event(ps, "Motion", value="zone 12")
     wait_for(lambda: len(alarms(sm)) == 12, 10, "a new flood group")
     assert sorted(a["state"] for a in alarms(sm) if a["flood"] == "true") == ["closed", "new"]
+
+
+def test_a_flood_is_grouped_per_camera_and_an_event_brings_an_acknowledged_group_back(ops: Topology) -> None:
+    pm, sm, ps = _urls(ops)
+    for i in range(11):
+        raise_event(ps, "Tamper", deviceid="103", value=f"zone {i}")
+    wait_for(lambda: sum(int(a["count"]) for a in alarms(sm)) == 11, 15, "11 events folded into alarms")
+    raise_event(ps, "Tamper", deviceid="107")  # another camera, same rule: an alarm of its own
+    wait_for(lambda: any(a["cameraid"] == "107" for a in alarms(sm)), 10, "the alarm on camera 107")
+    other = [a for a in alarms(sm) if a["cameraid"] == "107"]
+    assert len(other) == 1 and other[0]["flood"] == "false" and other[0]["count"] == "1", other
+    [group] = [a for a in alarms(pm) if a["flood"] == "true"]
+    assert group["cameraid"] == "103" and group["count"] == "1"
+    assert command(pm, "acknowledgeAlarm", uid="desk1-ack-f", alarmid=group["id"], station="Desk 1").ok
+    raise_event(ps, "Tamper", deviceid="103", value="zone 11")
+    wait_for(lambda: [a["count"] for a in alarms(sm) if a["flood"] == "true"] == ["2"], 10, "one more in the group")
+    [group] = [a for a in alarms(sm) if a["flood"] == "true"]
+    assert group["state"] == "new", group  # it needs attention again
 
 
 def test_a_rule_whose_reaction_names_a_missing_panel_is_reported_and_offers_no_reaction(ops: Topology) -> None:
@@ -328,3 +348,31 @@ def test_ptz_control_goes_to_the_console_that_moves_and_a_higher_priority_takes_
     wait_for(lambda: len(events_of(sm, "PtzControlTaken")) == 1, 5, "PtzControlTaken logged")
     text = events_of(sm, "PtzControlTaken")[0]["eventdescription"]
     assert text == "Desk B (priority 7) took camera 3391524942993096056/104 from Desk A"
+
+
+def test_a_full_stop_always_passes_and_takes_no_control(ops: Topology) -> None:
+    pm, sm, _ = _urls(ops)
+    assert _ptz(pm, "a-1", "Desk A", 5).ok
+    stop = command(sm, "setRelativePosition", uid="b-s", cameraid="104", pan=0, tilt=0, zoom=0, console="Desk B")
+    assert stop.ok, stop.message()
+    hold = _ptz(sm, "b-h", "Desk B", 1, name="holdPosition")
+    assert "unknown command 'holdPosition'" in hold.message()  # forwarded: the sim answers it (it has no such move)
+    assert _ptz(sm, "b-m", "Desk B", 5).errorcode == ResultCode.PTZ_IN_USE  # a move is still refused
+    counts = journal_counts(ops.journal)
+    assert (counts.get("b-s"), counts.get("b-m")) == (1, None), counts
+    c = command(pm, "getPtzControl").root.find("ptzcontrols/ptzcontrol")
+    assert c is not None and c.findtext("console") == "Desk A" and c.findtext("tookfrom") == ""
+
+
+def test_reads_are_refused_as_not_final_once_the_manager_has_lost_etcd(ops: Topology) -> None:
+    pm, sm, _ = _urls(ops)
+    assert command(pm, "getAlarms").ok
+    for name in ("etcd-p", "etcd-s", "etcd-w"):
+        ops.parts[f"{name} member"].kill()
+    for base in (pm, sm):
+        for read in ("getAlarms", "getTours", "getPtzControl"):
+            wait_for(
+                lambda b=base, r=read: command(b, r).errorcode == ResultCode.COORDINATION_UNAVAILABLE,
+                10,
+                f"{read} refused on {base}",
+            )

@@ -42,6 +42,7 @@ def test_alarm_rules_ptz_hold_and_flood_settings_are_read(tmp_path: Path) -> Non
 def test_the_defaults_are_the_documented_ones(tmp_path: Path) -> None:
     s = _settings(tmp_path, "")
     assert (s.ptz_hold, s.flood_count, s.flood_window, s.alarm_rules) == (15.0, 10, 600.0, [])
+    assert s.reaction_window == 60.0 and _settings(tmp_path, "reaction_window = 30\n").reaction_window == 30.0
 
 
 def test_rules_beside_a_manager_table_are_read_too(tmp_path: Path) -> None:
@@ -80,6 +81,9 @@ def test_a_bad_rule_is_refused_naming_it_and_what_to_write(tmp_path: Path, rule:
         ("ptz_hold = 0", "ptz_hold must be 1 to 300 seconds"),
         ("flood_count = 0", "flood_count must be a whole number"),
         ("flood_window = 0", "flood_window must be 1 to 86400"),
+        ("reaction_window = 0", "reaction_window must be 1 to 300 seconds (half the dedup_window)"),
+        ("reaction_window = 400", "reaction_window must be 1 to 300 seconds"),
+        ("dedup_window = 60\nreaction_window = 60", "reaction_window must be 1 to 30 seconds"),
         ("alarms = 3", "write each rule as an [[alarms]] table"),
     ],
 )
@@ -114,3 +118,4 @@ def test_the_example_configs_hold_valid_rules(tmp_path: Path) -> None:
         s = ManagerSettings(**load_toml(mine))
         s.check()
         assert [r.priority for r in s.alarm_rules] == ["high", "low"] and s.ptz_hold == 15.0
+        assert s.reaction_window == 60.0 and "reaction_window = 60.0" in mine.read_text()
