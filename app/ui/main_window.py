@@ -358,6 +358,10 @@ class MainWindow(QMainWindow):
         cam = self.site.cameras.get(key)
         if cam is None or not cam.ptz:
             return
+        if self._held.active and self._held.dome != key:
+            # A move still held on the dome we leave: stop it, or it keeps moving with nobody at its controls.
+            self.spawn(self.ptz_move(self._held.dome, 0, 0, 0))
+            self._held.clear()
         self.dome = key
         self.ptz.view.show_camera(key, f"⟲ {cam.name}", cam)
 

@@ -78,3 +78,21 @@ def test_help_lists_the_keys_and_the_joystick(window: MainWindow, qtbot: Any) ->
     texts = [t.item(r, 0).text() for t in dialog.findChildren(QTableWidget) for r in range(t.rowCount())]
     assert "digits, Enter" in texts
     dialog.close()
+
+
+def test_selecting_another_dome_while_a_move_is_held_stops_the_first(
+    window: MainWindow, demo: Topology, qtbot: Any
+) -> None:
+    first, second = [c for c in window.site.cameras.values() if c.ptz][:2]
+    window.choose_camera(first.key)
+    qtbot.waitUntil(lambda: window.dome == first.key, timeout=5000)
+    window.activateWindow()
+    qtbot.keyPress(window, Qt.Key.Key_Left)
+
+    def moves(cam: Any) -> list[dict[str, Any]]:
+        return [e for e in _journal(demo, "setRelativePosition") if e["params"].get("deviceid") == cam.deviceid]
+
+    qtbot.waitUntil(lambda: any(int(e["params"].get("pan", 0)) < 0 for e in moves(first)), timeout=5000)
+    window.choose_camera(second.key)  # the key is still held
+    qtbot.waitUntil(lambda: bool(moves(first)) and int(moves(first)[-1]["params"].get("pan", 0)) == 0, timeout=5000)
+    qtbot.keyRelease(window, Qt.Key.Key_Left)
