@@ -164,6 +164,7 @@ class MainWindow(QMainWindow):
         self._position_timer.timeout.connect(lambda: self.spawn(self._read_position()))
         # The OpsClient tells of a new holder, not of every second counted down: "in use by X (12 s)" is redrawn
         # from its latest poll.
+        self._taken_told: set[tuple[str, str, str]] = set()  # (serverid, cameraid, taker) already told
         self._ptz_clock = QTimer(self)
         self._ptz_clock.timeout.connect(lambda: self._show_ptz_control(self.ops.state))
         self._ptz_clock.start(1000)
@@ -452,9 +453,21 @@ class MainWindow(QMainWindow):
         held = {
             f"{c.serverid}/{c.cameraid}": f"⟲ in use by {c.console} ({c.remaining} s)"
             for c in state.ptz.values()
-            if c.console != self.station
+            if c.console != self.ops.owner
         }
         self.wall.show_ptz(held)
+        for ctl in state.ptz.values():  # a console of higher priority took a dome from us: say so, once
+            taken = (ctl.serverid, ctl.cameraid, ctl.console)
+            if ctl.tookfrom == self.ops.owner and ctl.console != self.ops.owner and taken not in self._taken_told:
+                self._taken_told.add(taken)
+                cam = self.site.cameras.get(f"{ctl.serverid}/{ctl.cameraid}")
+                name = cam.name if cam else ctl.cameraid
+                text = f"{ctl.console} (priority {ctl.priority}) took {name} from this console"
+                self.statusBar().showMessage(text, 15000)
+                self.command_log.note(now_text(), "⟲ PTZ", text)
+                if cam is not None and cam.key == self.dome:
+                    self.ptz.show_refusal(text)
+        self._taken_told &= {(x.serverid, x.cameraid, x.console) for x in state.ptz.values()}
         cam = self.site.cameras.get(self.dome)
         if cam is not None:
             c = self.ops.holder(cam.serverid, cam.deviceid)

@@ -336,3 +336,29 @@ def test_a_dome_held_by_another_console_shows_in_use_and_steering_is_off(
     assert pad.refused.isVisible() and "Other desk" in pad.refused.text()
     qtbot.waitUntil(lambda: panel.image is not None and pad.view.image is not None, timeout=10000)
     _shot(window, qtbot, "console-ptz-in-use.png")
+
+
+def test_a_console_of_higher_priority_taking_our_dome_is_told_to_this_operator(
+    window: MainWindow, demo: Topology, qtbot: Any, run_async: Any
+) -> None:
+    key = _camera(window, "101")
+    cam = window.site.cameras[key]
+    window.choose_camera(key)
+    qtbot.waitUntil(lambda: window.dome == key, timeout=5000)
+    assert run_async(window.ptz_move(key, 200, 0, 0)).ok  # ours now
+    r = command(
+        demo.parts["primary manager"].url,
+        "setRelativePosition",
+        uid="Boss-desk-1",
+        serverid=cam.serverid,
+        deviceid=cam.deviceid,
+        pan=0,
+        tilt=300,
+        zoom=0,
+        console="Boss desk",
+        priority=9,
+    )
+    assert r.ok, r.message()
+    words = "Boss desk (priority 9) took"
+    qtbot.waitUntil(lambda: words in window.statusBar().currentMessage(), timeout=5000)
+    assert words in window.ptz.refused.text() and "from this console" in window.ptz.refused.text()
