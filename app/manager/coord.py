@@ -24,7 +24,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from .etcd import (
     op_get,
     op_put,
 )
+from .group import GroupCommit
 
 log = logging.getLogger(__name__)
 PROJECT = "sensetwin"
@@ -184,10 +185,12 @@ class Coordination:
         self._tasks: list[asyncio.Task[None]] = []
         self._watch_from = 0
         self._registered = asyncio.Event()
-        self._settling: list[tuple[UidRecord, UidRecord, asyncio.Future[UidRecord]]] = []
-        self._flusher: asyncio.Task[None] | None = None
-        self._claiming: list[tuple[UidRecord, asyncio.Future[ClaimResult]]] = []
-        self._claimer: asyncio.Task[None] | None = None
+        self._claims: GroupCommit[tuple[UidRecord], ClaimResult] = GroupCommit(
+            "etcd-claim", self._claim_batch, self._claim_one, CLAIM_BATCH, _distinct
+        )
+        self._settles: GroupCommit[tuple[UidRecord, UidRecord], UidRecord] = GroupCommit(
+            "etcd-settle", self._settle_batch, self._settle_one, SETTLE_BATCH, _distinct
+        )
 
     # -- keys ------------------------------------------------------------------------------------------------
 
@@ -220,7 +223,9 @@ class Coordination:
         ]
 
     async def close(self) -> None:
-        await cancel_and_wait([*self._tasks, self._flusher, self._claimer])
+        await cancel_and_wait(self._tasks)
+        await self._claims.close()
+        await self._settles.close()
         if self.live_lease:
             await self.client.revoke(self.live_lease)  # the peer sees us go at once, not after the TTL
         self._lease_file().unlink(missing_ok=True)
@@ -536,41 +541,11 @@ class Coordination:
         if not self._registered.is_set():
             raise EtcdUnavailable("this manager's liveness is not registered in etcd (the lease ran out); retrying")
         rec = UidRecord(uid, "claimed", self.role, self.instance, command, params, None, None, 0, 0)
-        fut: asyncio.Future[ClaimResult] = asyncio.get_running_loop().create_future()
-        self._claiming.append((rec, fut))
-        if self._claimer is None or self._claimer.done():
-            self._claimer = asyncio.create_task(self._flush_claims(), name="etcd-claim")
-        return await fut
+        return await self._claims.submit((rec,))
 
-    async def _flush_claims(self) -> None:
-        while self._claiming:
-            batch, self._claiming = self._claiming[:CLAIM_BATCH], self._claiming[CLAIM_BATCH:]
-            if len(batch) > 1 and len({rec.uid for rec, _ in batch}) == len(batch):
-                try:
-                    won = await self._claim_batch([rec for rec, _ in batch])
-                except EtcdError as exc:
-                    for _, fut in batch:
-                        if not fut.done():
-                            fut.set_exception(exc)
-                    continue
-                if won:
-                    for rec, fut in batch:
-                        if not fut.done():
-                            fut.set_result(ClaimResult(True, rec))
-                    continue
-            for rec, fut in batch:  # one at a time: a compare failed, or a single claim
-                try:
-                    result = await self._claim_one(rec)
-                except EtcdError as exc:
-                    if not fut.done():
-                        fut.set_exception(exc)
-                    continue
-                if not fut.done():
-                    fut.set_result(result)
-
-    async def _claim_batch(self, recs: list[UidRecord]) -> bool:
-        """Claim every uid of `recs` in one transaction: True when all were won, False when any compare failed
-        (then none was written)."""
+    async def _claim_batch(self, items: list[tuple[UidRecord]]) -> list[ClaimResult] | None:
+        """Claim every uid in one transaction: all won, or None when any compare failed (then none was written)."""
+        recs = [rec for (rec,) in items]
         keys = [self.uid_key(rec.uid) for rec in recs]
         for _ in range(2):
             lease = await self._bucket_lease()
@@ -585,14 +560,15 @@ class Coordination:
                     continue
                 raise
             if not r.succeeded:
-                return False
+                return None
             for rec in recs:
                 rec.mod_revision, rec.lease = r.revision, lease
                 self._remember(rec)
-            return True
+            return [ClaimResult(True, rec) for rec in recs]
         raise EtcdUnavailable("etcd refused the uid's dedup lease twice")
 
-    async def _claim_one(self, rec: UidRecord) -> ClaimResult:
+    async def _claim_one(self, item: tuple[UidRecord]) -> ClaimResult:
+        (rec,) = item
         uid = rec.uid
         key = self.uid_key(uid)
         for _ in range(2):
@@ -634,45 +610,24 @@ class Coordination:
         )
         if rec.instance != self.instance:
             new.by, new.instance = self.role, self.instance  # we settle a dead manager's claim
-        fut: asyncio.Future[UidRecord] = asyncio.get_running_loop().create_future()
-        self._settling.append((rec, new, fut))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush_settles(), name="etcd-settle")
-        return await fut
+        return await self._settles.submit((rec, new))
 
-    async def _flush_settles(self) -> None:
-        while self._settling:
-            batch, self._settling = self._settling[:SETTLE_BATCH], self._settling[SETTLE_BATCH:]
-            keys = [self.uid_key(rec.uid) for rec, _, _ in batch]
-            if len(batch) > 1 and len(set(keys)) == len(keys):
-                try:
-                    r = await self.client.txn(
-                        [cmp_mod(k, rec.mod_revision) for k, (rec, _, _) in zip(keys, batch, strict=True)],
-                        [op_put(k, new.value(), rec.lease) for k, (rec, new, _) in zip(keys, batch, strict=True)],
-                    )
-                except EtcdError as exc:
-                    for _, _, fut in batch:
-                        if not fut.done():
-                            fut.set_exception(exc)
-                    continue
-                if r.succeeded:
-                    for _, new, fut in batch:
-                        new.mod_revision = r.revision
-                        self._remember(new)
-                        if not fut.done():
-                            fut.set_result(new)
-                    continue
-            for rec, new, fut in batch:  # one at a time: a compare failed, or a single settle
-                try:
-                    result = await self._settle_one(rec, new)
-                except EtcdError as exc:
-                    if not fut.done():
-                        fut.set_exception(exc)
-                    continue
-                if not fut.done():
-                    fut.set_result(result)
+    async def _settle_batch(self, items: list[tuple[UidRecord, UidRecord]]) -> list[UidRecord] | None:
+        """Every `new` over its `rec` in one transaction (each under its own compare), or None when any failed."""
+        keys = [self.uid_key(rec.uid) for rec, _ in items]
+        r = await self.client.txn(
+            [cmp_mod(k, rec.mod_revision) for k, (rec, _) in zip(keys, items, strict=True)],
+            [op_put(k, new.value(), rec.lease) for k, (rec, new) in zip(keys, items, strict=True)],
+        )
+        if not r.succeeded:
+            return None
+        for _, new in items:
+            new.mod_revision = r.revision
+            self._remember(new)
+        return [new for _, new in items]
 
-    async def _settle_one(self, rec: UidRecord, new: UidRecord) -> UidRecord:
+    async def _settle_one(self, item: tuple[UidRecord, UidRecord]) -> UidRecord:
+        rec, new = item
         key = self.uid_key(rec.uid)
         r = await self.client.txn(
             [cmp_mod(key, rec.mod_revision)], [op_put(key, new.value(), rec.lease)], [op_get(key)]
@@ -737,6 +692,11 @@ class Coordination:
         members = list(await asyncio.gather(*(one(u) for u in self.client.endpoints)))
         self.health.members = members
         return self.health
+
+
+def _distinct(items: Sequence[tuple[UidRecord, ...]]) -> bool:
+    """A batch holds each uid once (a transaction may not put one key twice)."""
+    return len({item[0].uid for item in items}) == len(items)
 
 
 def _pid_alive(pid: int) -> bool:
