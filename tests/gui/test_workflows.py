@@ -300,25 +300,29 @@ def test_the_tour_editor_shows_what_is_wrong_and_never_saves_an_invalid_tour(qtb
 # -- PTZ control ------------------------------------------------------------------------------------------
 
 
+def _moved_by(demo: Topology, cam: Any, console: str, priority: int, pan: int = 0, tilt: int = 0) -> None:
+    """Another console (straight to the manager, as its client would) steers the dome."""
+    r = command(
+        demo.parts["primary manager"].url,
+        "setRelativePosition",
+        uid=f"{console.replace(' ', '-')}-{pan}-{tilt}",
+        serverid=cam.serverid,
+        deviceid=cam.deviceid,
+        pan=pan,
+        tilt=tilt,
+        zoom=0,
+        console=console,
+        priority=priority,
+    )
+    assert r.ok, r.message()
+
+
 def test_a_dome_held_by_another_console_shows_in_use_and_steering_is_off(
     window: MainWindow, demo: Topology, qtbot: Any, run_async: Any
 ) -> None:
     key = _camera(window, "101")
     cam = window.site.cameras[key]
-    manager = demo.parts["primary manager"].url
-    r = command(
-        manager,
-        "setRelativePosition",
-        uid="Other-desk-1",
-        serverid=cam.serverid,
-        deviceid=cam.deviceid,
-        pan=200,
-        tilt=0,
-        zoom=0,
-        console="Other desk",
-        priority=7,
-    )
-    assert r.ok, r.message()
+    _moved_by(demo, cam, "Other desk", 7, pan=200)
     window.choose_camera(key)
     pad = window.ptz
     qtbot.waitUntil(lambda: pad.in_use.isVisible() and "in use by Other desk" in pad.in_use.text(), timeout=5000)
@@ -346,19 +350,7 @@ def test_a_console_of_higher_priority_taking_our_dome_is_told_to_this_operator(
     window.choose_camera(key)
     qtbot.waitUntil(lambda: window.dome == key, timeout=5000)
     assert run_async(window.ptz_move(key, 200, 0, 0)).ok  # ours now
-    r = command(
-        demo.parts["primary manager"].url,
-        "setRelativePosition",
-        uid="Boss-desk-1",
-        serverid=cam.serverid,
-        deviceid=cam.deviceid,
-        pan=0,
-        tilt=300,
-        zoom=0,
-        console="Boss desk",
-        priority=9,
-    )
-    assert r.ok, r.message()
+    _moved_by(demo, cam, "Boss desk", 9, tilt=300)
     words = "Boss desk (priority 9) took"
     qtbot.waitUntil(lambda: words in window.statusBar().currentMessage(), timeout=5000)
     assert words in window.ptz.refused.text() and "from this console" in window.ptz.refused.text()
