@@ -197,8 +197,10 @@ def test_a_dome_steered_by_one_console_refuses_an_equal_priority_and_yields_to_a
         return bool(ptz) and ptz[0]["console"] == "ws3" and ptz[0]["tookfrom"] == "ws1" and ptz[0]["priority"] == 8
 
     wait_for(held_by_c, 3, "A's state says ws3 took the dome from ws1")
-    a.act("setRelativePosition", tag="a2", **{**move, "pan": 0})  # and now A is the one refused
+    a.act("setRelativePosition", tag="a2", **{**move, "pan": -200})  # and now A is the one refused
     assert outcome(a, "a2")["errorcode"] == -115 and "ws3" in outcome(a, "a2")["message"]
+    a.act("setRelativePosition", tag="a3", **{**move, "pan": 0})  # but a stop always passes (a dome never runs on)
+    assert outcome(a, "a3")["ok"], outcome(a, "a3")["message"]
 
 
 @pytest.fixture
