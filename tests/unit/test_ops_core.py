@@ -1,6 +1,6 @@
-"""The managers' shared workflows (app/manager/ops.py, alarms.py) without processes: an in-memory etcd and server
-stand in, so the cases that are hard to bring about with real ones (a switch certainly not sent, a lease etcd does
-not grant, a lost cluster) are exact."""
+"""The managers' shared workflows (app/manager/ops.py, alarms.py, tours.py, ptz.py) without processes: an in-memory
+etcd and server stand in, so the cases that are hard to bring about with real ones (a switch certainly not sent, a
+lease etcd does not grant, a lost cluster) are exact."""
 
 from __future__ import annotations
 
@@ -175,28 +175,28 @@ def test_reads_are_refused_as_not_final_while_etcd_is_lost_or_the_watch_is_down(
 
 def _tour(ops: Ops) -> None:
     v = {"run": "t1", "divaid": "1", "layoutid": "2", "panelid": "3", "dwell": "10", "cameras": "101,102"}
-    assert parse_result(asyncio.run(ops._start_tour(v, "Desk 1", "start-t1"))).ok
+    assert parse_result(asyncio.run(ops.tours.start(v, "Desk 1", "start-t1"))).ok
 
 
 def test_a_step_whose_switch_was_not_sent_is_unrecorded_so_the_retry_shows_it() -> None:
     ops, etcd, servers = make_ops()
     _tour(ops)
-    assert parse_result(asyncio.run(ops._tour_step({"run": "t1", "step": "0"}, "t1-0", 9e9))).ok
+    assert parse_result(asyncio.run(ops.tours.step({"run": "t1", "step": "0"}, "t1-0", 9e9))).ok
     before = etcd.value("/p/tour/t1")
     servers.fail = NotSent.of(ResultCode.NO_ACTIVE_SERVER, "no active Sense server answered in time")
     with pytest.raises(NotSent):
-        asyncio.run(ops._tour_step({"run": "t1", "step": "1"}, "t1-1", 9e9))
+        asyncio.run(ops.tours.step({"run": "t1", "step": "1"}, "t1-1", 9e9))
     back = etcd.value("/p/tour/t1")
     assert (back["step"], back["due_at"], back["at"]) == (0, before["due_at"], before["at"])
     servers.fail = None
-    assert parse_result(asyncio.run(ops._tour_step({"run": "t1", "step": "1"}, "t1-1-r1", 9e9))).ok
+    assert parse_result(asyncio.run(ops.tours.step({"run": "t1", "step": "1"}, "t1-1-r1", 9e9))).ok
     assert etcd.value("/p/tour/t1")["step"] == 1 and "cameraid%3A102" in servers.sent[-1]
 
 
 def test_a_step_of_a_later_uid_is_not_unrecorded_by_an_earlier_failure() -> None:
     ops, etcd, _ = make_ops()
     _tour(ops)
-    original = ops._switch
+    original = ops.tours._switch
 
     async def moved_on(*a: Any) -> bytes:  # another uid records the step while ours fails
         cur = etcd.value("/p/tour/t1")
@@ -204,10 +204,10 @@ def test_a_step_of_a_later_uid_is_not_unrecorded_by_an_earlier_failure() -> None
         etcd.revision += 1
         raise NotSent.of(ResultCode.NO_ACTIVE_SERVER, "not sent")
 
-    ops._switch = moved_on  # type: ignore[method-assign]
+    ops.tours._switch = moved_on  # type: ignore[method-assign]
     with pytest.raises(NotSent):
-        asyncio.run(ops._tour_step({"run": "t1", "step": "0"}, "t1-0", 9e9))
-    ops._switch = original  # type: ignore[method-assign]
+        asyncio.run(ops.tours.step({"run": "t1", "step": "0"}, "t1-0", 9e9))
+    ops.tours._switch = original  # type: ignore[method-assign]
     assert etcd.value("/p/tour/t1")["step"] == 0
 
 
@@ -223,7 +223,7 @@ def test_a_lease_etcd_does_not_grant_is_not_sent_for_close_stop_and_ptz() -> Non
     with pytest.raises(NotSent):
         asyncio.run(ops.alarms.act("closealarm", {"alarmid": a["id"]}, "Desk 1", "close-1"))
     with pytest.raises(NotSent):
-        asyncio.run(ops._tour_state("stoptour", "t1", "Desk 1", "stop-1"))
+        asyncio.run(ops.tours.set_state("stoptour", "t1", "Desk 1", "stop-1"))
     with pytest.raises(NotSent):
-        asyncio.run(ops._take("Desk 1", 5, "1", "104"))
+        asyncio.run(ops.ptz._take("Desk 1", 5, "1", "104"))
     assert servers.sent == []
