@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -41,7 +42,28 @@ priority = "low"
 """
 
 
+def _ephemeral_low() -> int:
+    """The lowest port the kernel gives outgoing connections (Linux; 32768 elsewhere, the usual)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port(host: str = LOOPBACK) -> int:
+    """A port to give a part to listen on, free now. Picked below the ephemeral range: a port the kernel handed
+    out (bind to 0) is one it also gives outgoing connections, and with the managers opening a connection per
+    action one of them took it before the part bound it ("address already in use", seen in CI)."""
+    low = _ephemeral_low()
+    start = 20000 if low > 21000 else 1024
+    for _ in range(200):
+        port = random.randrange(start, low)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
