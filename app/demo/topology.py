@@ -42,6 +42,9 @@ priority = "low"
 """
 
 
+_PORTS = random.SystemRandom()  # not the random module's generator: tests and tools seed that one
+
+
 def _ephemeral_low() -> int:
     """The lowest port the kernel gives outgoing connections (Linux; 32768 elsewhere, the usual)."""
     try:
@@ -57,7 +60,7 @@ def free_port(host: str = LOOPBACK) -> int:
     low = _ephemeral_low()
     start = 20000 if low > 21000 else 1024
     for _ in range(200):
-        port = random.randrange(start, low)
+        port = _PORTS.randrange(start, low)
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             try:
                 s.bind((host, port))
