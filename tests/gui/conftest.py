@@ -5,7 +5,7 @@ asyncio.run() in the other tests must not meet a running qasync loop."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,21 +55,38 @@ def demo(tmp_path: Path) -> Iterator[Topology]:
         yield topo
 
 
-@pytest.fixture
-def window(demo: Topology, run_async: Any, qtbot: Any) -> Iterator[MainWindow]:
-    urls = {k: p.url for k, p in demo.parts.items()}
+def console_window(
+    topo: Topology,
+    run_async: Any,
+    qtbot: Any,
+    ready: Callable[[MainWindow], bool],
+    timeout: float = 20,
+    settings_file: Path | None = None,
+    **settings: Any,
+) -> Iterator[MainWindow]:
+    """The real console on `topo`'s managers and servers, shown, once `ready(window)`; closed after."""
+    urls = {k: p.url for k, p in topo.parts.items()}
     s = ConsoleSettings(
         station="Test desk",
         managers=[urls["primary manager"], urls["secondary manager"]],
         servers=[urls["primary server"], urls["secondary server"]],
+        **settings,
     )
     client = RedundantClient(client_settings(s))
     run_async(client.start())
-    win = MainWindow(client, s.station, demo)
+    extra = {"settings": s, "settings_file": settings_file} if settings_file else {}
+    win = MainWindow(client, s.station, topo, **extra)
     qtbot.addWidget(win)
     win.show()
-    qtbot.waitUntil(lambda: bool(win.wall.monitors) and client.view.executing_manager is not None, timeout=20000)
+    qtbot.waitUntil(lambda: ready(win), timeout=int(timeout * 1000))
     yield win
     win.close()
     run_async(win.shutdown())
     run_async(client.close())
+
+
+@pytest.fixture
+def window(demo: Topology, run_async: Any, qtbot: Any) -> Iterator[MainWindow]:
+    yield from console_window(
+        demo, run_async, qtbot, lambda w: bool(w.wall.monitors) and w.client.view.executing_manager is not None
+    )

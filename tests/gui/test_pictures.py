@@ -30,11 +30,11 @@ from app.client.site import Camera
 from app.config import DEFAULTS, LOOPBACK
 from app.demo import Topology
 from app.sim import read_journal
-from app.ui.app import client_settings
 from app.ui.main_window import MainWindow
 from app.ui.pictures import PictureFeed, PictureView
 from app.ui.settings import ConsoleSettings
 from app.ui.wall import PanelWidget
+from tests.gui.conftest import console_window
 
 # -- the bad server -----------------------------------------------------------------------------------------
 
@@ -525,22 +525,9 @@ def big_window(tmp_path: Path, run_async: Any, qtbot: Any) -> Iterator[MainWindo
     """The console on the big site (20 recorders, 2,000 cameras, 30 stations of 4 monitors)."""
     with Topology.create(tmp_path, sim_site="big") as topo:
         topo.start_system()
-        urls = {k: p.url for k, p in topo.parts.items()}
-        s = ConsoleSettings(
-            station="Test desk",
-            managers=[urls["primary manager"], urls["secondary manager"]],
-            servers=[urls["primary server"], urls["secondary server"]],
+        yield from console_window(
+            topo, run_async, qtbot, lambda w: bool(w.wall.monitors) and bool(w.site.cameras), timeout=30
         )
-        client = RedundantClient(client_settings(s))
-        run_async(client.start())
-        win = MainWindow(client, s.station, topo)
-        qtbot.addWidget(win)
-        win.show()
-        qtbot.waitUntil(lambda: bool(win.wall.monitors) and bool(win.site.cameras), timeout=30000)
-        yield win
-        win.close()
-        run_async(win.shutdown())
-        run_async(client.close())
 
 
 def test_the_big_site_shows_this_workstations_station_and_a_picker_switches(big_window: MainWindow, qtbot: Any) -> None:

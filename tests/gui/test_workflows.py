@@ -13,16 +13,15 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontInfo
 
-from app.client import RedundantClient
 from app.client.ops_model import Alarm, OpsState, TourDefinition
 from app.demo import DEMO_ALARMS, Topology
 from app.ui.alarms import AlarmPanel
-from app.ui.app import client_settings
 from app.ui.main_window import MainWindow
 from app.ui.settings import ConsoleSettings, SettingsError, load, save, tour_to_dict
 from app.ui.strip import RedundancyStrip
 from app.ui.tours import TourEditor
 from app.ui.wall import PanelWidget
+from tests.gui.conftest import console_window
 from tests.helpers import command
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -38,27 +37,17 @@ def demo(tmp_path: Path) -> Iterator[Topology]:
 
 @pytest.fixture
 def window(demo: Topology, run_async: Any, qtbot: Any, tmp_path: Path) -> Iterator[MainWindow]:
-    urls = {k: p.url for k, p in demo.parts.items()}
-    s = ConsoleSettings(
-        station="Test desk",
-        managers=[urls["primary manager"], urls["secondary manager"]],
-        servers=[urls["primary server"], urls["secondary server"]],
-        tours=[tour_to_dict(TOUR)],
+    def ready(w: MainWindow) -> bool:  # and its first poll of the shared state is in
+        return (
+            bool(w.wall.monitors)
+            and bool(w.site.cameras)
+            and w.client.view.executing_manager is not None
+            and w.ops.state.updated > 0
+        )
+
+    yield from console_window(
+        demo, run_async, qtbot, ready, settings_file=tmp_path / "settings.json", tours=[tour_to_dict(TOUR)]
     )
-    client = RedundantClient(client_settings(s))
-    run_async(client.start())
-    win = MainWindow(client, s.station, demo, settings=s, settings_file=tmp_path / "settings.json")
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(
-        lambda: bool(win.wall.monitors) and bool(win.site.cameras) and client.view.executing_manager is not None,
-        timeout=20000,
-    )
-    qtbot.waitUntil(lambda: win.ops.state.updated > 0, timeout=10000)
-    yield win
-    win.close()
-    run_async(win.shutdown())
-    run_async(client.close())
 
 
 def _shot(win: MainWindow, qtbot: Any, name: str) -> Path:
