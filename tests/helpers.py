@@ -133,3 +133,17 @@ def etcd_put(url: str, key: str, value: str) -> None:
 
     r = httpx.post(f"{url}/v3/kv/put", json={"key": b64(key), "value": b64(value)}, timeout=5)
     assert r.status_code == 200, r.text
+
+
+def etcd_txns(urls: list[str]) -> int:
+    """Transactions the etcd members at `urls` have answered so far, over all of them (their /metrics): a client
+    talks to one member, which one does not matter."""
+    import re
+    import urllib.request
+
+    handled = re.compile(r'^grpc_server_handled_total\{[^}]*grpc_method="Txn"[^}]*\} (\S+)$', re.M)
+    total = 0.0
+    for url in urls:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=5) as r:
+            total += sum(float(v) for v in handled.findall(r.read().decode()))
+    return int(total)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +14,7 @@ import pytest
 from app.demo import Topology
 from app.manager.coord import Coordination
 from app.manager.etcd import EtcdClient, b64
-
-TXN = re.compile(r'^grpc_server_handled_total\{grpc_code="OK",grpc_method="Txn",[^}]*\} (\S+)$', re.M)
+from tests.helpers import etcd_txns
 
 
 @pytest.fixture
@@ -26,14 +24,6 @@ def etcd(tmp_path: Path) -> Iterator[list[str]]:
         topo.start_all()
         topo.wait_ready()
         yield topo.etcd_urls()
-
-
-def _txns(urls: list[str]) -> int:
-    """Transactions the members answered, over all of them (a client talks to one; which one does not matter)."""
-    total = 0.0
-    for url in urls:
-        total += sum(float(v) for v in TXN.findall(httpx.get(f"{url}/metrics", timeout=5).text))
-    return int(total)
 
 
 async def _with_coordination(urls: list[str], tmp: Path, body):  # type: ignore[no-untyped-def]
@@ -52,9 +42,9 @@ def test_concurrent_claims_win_each_uid_in_fewer_transactions(etcd: list[str], t
     uids = [f"batch-{i}" for i in range(40)]
 
     async def body(coord: Coordination):  # type: ignore[no-untyped-def]
-        before = _txns(etcd)
+        before = etcd_txns(etcd)
         results = await asyncio.gather(*(coord.claim(u, "selectCamera", f"p={u}") for u in uids))
-        return results, _txns(etcd) - before
+        return results, etcd_txns(etcd) - before
 
     results, txns = asyncio.run(_with_coordination(etcd, tmp_path, body))
     assert all(r.won for r in results)

@@ -22,6 +22,7 @@ import aiohttp
 
 from app.demo import Topology
 from app.sense import encode, parse_result
+from tests.helpers import etcd_txns
 from tests.perf.common import ms, pct, rate, summary
 
 CACHE_SCRIPT = r"""
@@ -59,41 +60,25 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _etcd_txns(urls: list[str]) -> float:
-    """Transactions the etcd members answered so far, over all of them (from their /metrics)."""
-    import re
-    import urllib.request
-
-    total = 0.0
-    for url in urls:
-        with urllib.request.urlopen(f"{url}/metrics", timeout=5) as r:
-            text = r.read().decode()
-        total += sum(
-            float(v)
-            for v in re.findall(r'^grpc_server_handled_total\{[^}]*grpc_method="Txn"[^}]*\} (\S+)$', text, re.M)
-        )
-    return total
-
-
 class CpuMeter:
     """CPU used per action by each part of the topology (and this benchmark's own client) over a phase."""
 
     def __init__(self, topo: Topology) -> None:
         self.topo = topo
         self._before: dict[str, float] = {}
-        self._txns = 0.0
+        self._txns = 0
 
     def start(self) -> None:
         self._before = {n: _cpu_seconds(p.proc.pid) for n, p in self.topo.parts.items() if p.running and p.proc}
         self._before["client"] = time.process_time()
-        self._txns = _etcd_txns(self.topo.etcd_urls())
+        self._txns = etcd_txns(self.topo.etcd_urls())
 
     def per_action(self, actions: int) -> dict[str, float]:
         now = {n: _cpu_seconds(p.proc.pid) for n, p in self.topo.parts.items() if p.running and p.proc}
         now["client"] = time.process_time()
         n = max(1, actions)
         out = {name: (now[name] - was) * 1000 / n for name, was in self._before.items() if name in now}
-        out["etcd transactions"] = (_etcd_txns(self.topo.etcd_urls()) - self._txns) / n
+        out["etcd transactions"] = (etcd_txns(self.topo.etcd_urls()) - self._txns) / n
         return out
 
 
