@@ -19,9 +19,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..sense import Result, ResultCode, SenseError
+from ..sense.catalogue import PTZ_MOVES
 from ..tasks import cancel_and_wait
 from .ops_diff import bounded, diff_alarms, diff_ptz, diff_tours
-from .ops_model import MAX_RUN, PTZ_MOVES, Alarm, OpsState, PtzControl, Reaction, TourDefinition, TourRun, TourStep
+from .ops_model import MAX_RUN, Alarm, OpsState, PtzControl, Reaction, TourDefinition, TourRun, TourStep
 from .ops_parse import OpsParseError, parse_alarms, parse_ptz, parse_tours, revision_of
 from .outcome import Outcome
 from .uids import station_slug

@@ -7,7 +7,6 @@ import re
 from dataclasses import dataclass, field
 
 # PTZ actions that take control of a dome (gotoPreset and setPreset stay usable by every console).
-PTZ_MOVES = frozenset({"setrelativeposition", "setabsoluteposition", "holdposition", "setposition"})
 STATES = ("new", "acknowledged", "closed")
 PRIORITIES = ("high", "medium", "low")
 DWELL_RANGE = (2.0, 3600.0)

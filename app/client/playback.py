@@ -11,7 +11,8 @@ import datetime as dt
 from dataclasses import dataclass, field, replace
 from time import monotonic
 
-FORWARD_SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+from ..sense.catalogue import PLAYBACK_FORWARD_SPEEDS as FORWARD_SPEEDS
+
 SPEEDS = tuple(-s for s in reversed(FORWARD_SPEEDS)) + FORWARD_SPEEDS
 SENSE_TIME = "%Y-%m-%d %H:%M:%S"
 STEPS_BACK = (("−30 s", 30), ("−5 min", 300))  # the operator's quick steps back, label and seconds

@@ -13,9 +13,9 @@ from typing import Any
 
 from ..config import DEFAULTS
 from ..sense import Result, SenseError, classify, encode, parse_result
+from ..sense.catalogue import PTZ_MOVES
 from ..tasks import cancel_and_wait
 from .http import HttpLink, LinkError, MaybeSent
-from .ops_model import PTZ_MOVES
 from .outcome import NOT_FINAL, ManagerAnswer, Outcome
 from .pairing import PairLink, PairSettings
 from .pictures import PICTURE_COMMANDS, ManagerOrder, Picture, PictureError, check_answer

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import DEFAULTS
 from ..sense import Command, CommandRequest, ResultCode, SenseError, classify, error_xml, result_xml
-from ..sense.catalogue import validate
+from ..sense.catalogue import PTZ_MOVES, PTZ_PRESETS, validate
 from ..tasks import cancel_and_wait
 from .alarms import AlarmMaker
 from .etcd import (
@@ -40,8 +40,6 @@ READS = {"getalarms": "alarm", "gettours": "tour", "getptzcontrol": "ptz"}  # an
 ACTIONS = frozenset({"acknowledgealarm", "closealarm", "starttour", "pausetour", "resumetour", "stoptour", "tourstep"})
 # Every PTZ action that moves a dome (gotoPreset and setPreset stay usable by all); holdPosition and setPosition are
 # not in the catalogue but are PTZ moves of the Sense API all the same.
-PTZ_MOVES = frozenset({"setrelativeposition", "setabsoluteposition", "holdposition", "setposition"})
-PTZ_PRESETS = frozenset({"gotopreset", "setpreset"})
 KINDS = ("alarm", "tour", "ptz")
 RETRIES = 5
 

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import DEFAULTS
 from ..sense import Command, CommandRequest, ResultCode, el, encode
-from ..sense.catalogue import Param, ParamType, parse_int, validate
+from ..sense.catalogue import PTZ_MOVES, Param, ParamType, parse_int, validate
 from ..sense.xml import Element
-from .ops import PTZ_MOVES, Change, refuse
+from .ops import Change, refuse
 from .servers import MaybeSent, NotSent
 
 if TYPE_CHECKING:

@@ -299,6 +299,13 @@ _COMMANDS: tuple[Command, ...] = (
     ),
 )
 
+# PTZ actions that steer a dome (a console's PTZ control, docs/workflows-protocol.md) and those that use presets
+# (usable by every console), lower-case as commands are matched.
+PTZ_MOVES = frozenset({"setrelativeposition", "setabsoluteposition", "holdposition", "setposition"})
+PTZ_PRESETS = frozenset({"gotopreset", "setpreset"})
+# setPlaybackSpeed's forward speeds; the same backwards (negative) are valid too.
+PLAYBACK_FORWARD_SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+
 CATALOGUE: dict[str, Command] = {}
 for _c in _COMMANDS:
     for _n in (_c.name, *_c.aliases):

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..sense import ResultCode, SenseError
+from ..sense.catalogue import PLAYBACK_FORWARD_SPEEDS as FORWARD_SPEEDS
 
 # setPlaybackSpeed's documented values (TP-22): 0.5, 1, 2, 4, 8, 16 forwards, the same negated backwards.
-FORWARD_SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 SPEEDS = frozenset(FORWARD_SPEEDS) | frozenset(-s for s in FORWARD_SPEEDS)
 # [I] startPlayback documents no start time: a viewer that was live starts this far back (our choice).
 START_BACK_S = 60.0
