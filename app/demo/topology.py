@@ -53,23 +53,45 @@ def _ephemeral_low() -> int:
         return 32768
 
 
+_GIVEN: set[int] = set()  # ports this process handed out: never twice (a random pick repeats one otherwise)
+
+
 def free_port(host: str = LOOPBACK) -> int:
-    """A port to give a part to listen on, free now. Picked below the ephemeral range: a port the kernel handed
-    out (bind to 0) is one it also gives outgoing connections, and with the managers opening a connection per
-    action one of them took it before the part bound it ("address already in use", seen in CI)."""
+    """A port to give a part to listen on, free now and never handed out before by this process.
+
+    Picked below the ephemeral range: a port the kernel handed out (bind to 0) is one it also gives outgoing
+    connections, and with the managers opening a connection per action one of them took it before the part bound it
+    ("address already in use", seen in CI). The parts bind seconds later, so a port handed out is remembered: ten
+    random picks for one system repeat one in about 1 of 300 systems (a birthday collision, also seen in CI)."""
     low = _ephemeral_low()
     start = 20000 if low > 21000 else 1024
-    for _ in range(200):
+    for _ in range(500):
         port = _PORTS.randrange(start, low)
+        if port in _GIVEN:
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             try:
                 s.bind((host, port))
             except OSError:
                 continue
+        _GIVEN.add(port)
+        return port
+    while True:  # the range below the ephemeral ports is used up: let the kernel choose
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = int(s.getsockname()[1])
+        if port not in _GIVEN:
+            _GIVEN.add(port)
             return port
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+
+
+def _last_lines(path: Path, count: int = 3) -> str:
+    """The end of a part's log, for a failure message (CI keeps only what the test run printed)."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as e:
+        return f"(no log: {e.strerror})"
+    return " | ".join(line.strip()[:300] for line in lines[-count:]) or "(empty)"
 
 
 def program() -> list[str]:
@@ -331,7 +353,8 @@ class Topology:
         while not condition():
             if time.monotonic() > deadline:
                 logs = "; ".join(f"{p.name}: {p.log_path}" for p in self.parts.values())
-                raise TimeoutError(f"{what} did not happen within {timeout:.1f} s (logs: {logs})")
+                tails = "".join(f"\n  {p.name}: {_last_lines(p.log_path)}" for p in self.parts.values())
+                raise TimeoutError(f"{what} did not happen within {timeout:.1f} s (logs: {logs}); their ends:{tails}")
             time.sleep(0.02)
 
     def wait_ready(self, timeout: float = 15.0) -> None:
