@@ -43,7 +43,8 @@ def alarm_id(e: dict[str, str]) -> str:
     return hashlib.sha1("|".join(e.get(k, "") for k in EVENT_FIELDS).encode("utf-8")).hexdigest()[:16]
 
 
-def _epoch(utc: object) -> float | None:
+def utc_seconds(utc: object) -> float | None:
+    """A Sense time ('YYYY-MM-DD HH:MM:SS', UTC) as seconds since the epoch; None when it is not one."""
     try:
         return float(calendar.timegm(time.strptime(str(utc), "%Y-%m-%d %H:%M:%S")))
     except ValueError:
@@ -148,7 +149,9 @@ class AlarmMaker:
                 a for a in alarms if a.get("rule") == rule.index and (a.get("serverid"), a.get("cameraid")) == where
             ]
             recent = sum(
-                1 for a in mine if not a.get("flood") and now - (_epoch(a.get("time")) or now) <= ops.s.flood_window
+                1
+                for a in mine
+                if not a.get("flood") and now - (utc_seconds(a.get("time")) or now) <= ops.s.flood_window
             )
             if recent >= ops.s.flood_count:
                 group = next((a for a in mine if a.get("flood") and a.get("state") in OPEN), None)

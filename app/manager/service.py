@@ -16,9 +16,9 @@ from ..sense import ResultCode, SenseError, classify, decode, el, fields, parse_
 from ..sense.catalogue import validate
 from ..sense.events import EventLog, answer_get_events, utc_now
 from ..tasks import cancel_and_wait
-from .alarms import EVENT_FIELDS
 from .coord import CoordinationError
 from .core import Manager
+from .follower import EventFollower
 from .settings import ManagerSettings
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ class ManagerService:
         self.s = s
         self.events = EventLog(DEFAULTS.event_buffer)
         self.manager = Manager(s, self.events)
+        self.follower = EventFollower()
         self.tokens = TokenCheck(s.tokens)
         self._follow: asyncio.Task[None] | None = None
         self._survey: asyncio.Task[None] | None = None
@@ -208,6 +209,7 @@ class ManagerService:
             counts,
             fields("caller", {"token": caller_token}),
             m.ops.alarms.status_xml(),
+            self.follower.status_xml(),
         )
         return result_xml(0, None, body)
 
@@ -225,7 +227,7 @@ class ManagerService:
     # -- the active server's events, merged into ours (one id space) -----------------------------------
 
     async def _follow_server_events(self) -> None:
-        last: int | None = None
+        follower = self.follower
         wait_ms = int(DEFAULTS.health_poll * 1000)
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self.manager.tls or True)) as session:
             while True:
@@ -234,9 +236,7 @@ class ManagerService:
                     await self.manager.servers.wait_change(DEFAULTS.health_poll)
                     continue
                 try:
-                    params = {"command": "getEvents", "limit": "500"}
-                    if last is not None:
-                        params.update(startid=str(last), wait=str(wait_ms))
+                    params = follower.request(target.url, wait_ms)
                     async with session.get(
                         target.url + "/command", params=params, timeout=aiohttp.ClientTimeout(total=wait_ms / 1000 + 2)
                     ) as r:
@@ -244,24 +244,18 @@ class ManagerService:
                     events = res.root.find("events")
                     if not res.ok or events is None:
                         raise ValueError(res.message())
-                    server_last = int(events.get("lasteventid", "0"))
-                    if last is None or server_last < last:
-                        last = server_last  # first contact, or a server with its own id space
-                        continue
-                    for e in events.iterfind("event"):
-                        last = max(last, int(e.findtext("eventid") or 0))
-                        self.manager.ops.alarms.server_event(
-                            {k: e.findtext(k) or "" for k in (*EVENT_FIELDS, "devicedescription")}
-                        )
+                    new = follower.take(target.url, events)
+                    for e in new:
+                        self.manager.ops.alarms.server_event(e)
                         self.events.add(
-                            e.findtext("eventtype") or "",
-                            e.findtext("eventdescription") or "",
-                            e.findtext("eventvalue") or "",
-                            serverid=e.findtext("serverid") or "0",
-                            deviceid=e.findtext("deviceid") or "0",
-                            divaid=e.findtext("divaid") or "0",
-                            serverdescription=e.findtext("serverdescription") or "",
-                            devicedescription=e.findtext("devicedescription") or "",
+                            e["eventtype"],
+                            e["eventdescription"],
+                            e["eventvalue"],
+                            serverid=e["serverid"] or "0",
+                            deviceid=e["deviceid"] or "0",
+                            divaid=e["divaid"] or "0",
+                            serverdescription=e["serverdescription"],
+                            devicedescription=e["devicedescription"],
                         )
                     if len(events):
                         # Let the next events gather: a busy server otherwise gets a getEvents per event from each
