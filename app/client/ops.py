@@ -72,6 +72,7 @@ class OpsClient:
         self._poller: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._polled = False
+        self._stalled: dict[str, str] = {}  # run -> name of the running tours nobody steps
         self.clock: Callable[[], float] = time.monotonic
         # command -> (revision, clock() when read) of the last full list taken: the next read sends since=REV
         self._since: dict[str, tuple[str, float]] = {}
@@ -225,6 +226,7 @@ class OpsClient:
             lines += diff_tours(old.tours, new.tours)
         if new.ptz is not old.ptz:
             lines += diff_ptz(old.ptz, new.ptz)
+        lines += self._stalls(new.tours)
         if fresh:
             self._polled = True
         if took_alarms and not self._alarms_known:
@@ -235,6 +237,22 @@ class OpsClient:
             self._emit(new, bounded(lines))
         self._apply_reactions(new.alarms)
         self._drive_tours(new.tours)
+
+    def _stalls(self, tours: list[TourRun]) -> list[str]:
+        """A line when a running tour stops stepping (nobody drives it) and when it steps again."""
+        stalled = {t.run: t for t in tours if t.overdue > 0}
+        lines = [
+            f"tour {t.name or run} stalled: no step for {round(t.late)} s ({t.owner or '?'} is not stepping it)"
+            for run, t in stalled.items()
+            if run not in self._stalled
+        ]
+        lines += [
+            f"tour {name} steps again"
+            for run, name in self._stalled.items()
+            if run not in stalled and any(t.run == run and t.state == "running" for t in tours)
+        ]
+        self._stalled = {run: t.name or run for run, t in stalled.items()}
+        return lines
 
     def _since_param(self, command: str) -> str | None:
         got = self._since.get(command)

@@ -14,6 +14,7 @@ PRESET_RANGE = (1, 64)
 MAX_RUN = 40
 MAX_ALARMS = 1000  # kept of one answer (after sorting): a flood the managers failed to group stays bounded here
 MAX_TOURS = 200
+STALL_GRACE = 10.0  # seconds (at least one dwell) a step may be late before the tour shows as stalled
 MAX_PTZ = 500
 MAX_STEPS = 200
 MAX_TEXT = 500  # characters of any one field kept (titles, comments)
@@ -78,6 +79,19 @@ class TourRun:
     steps: list[TourStep] = field(default_factory=list)
     dwell: float = 0.0
     due: float = 0.0  # seconds until the next step is due when read; <= 0: due now
+
+    @property
+    def late(self) -> float:
+        """Seconds the next step is late (the poller counts `due` down between full reads)."""
+        return -self.due
+
+    @property
+    def overdue(self) -> float:
+        """Seconds a running tour's next step is late beyond a grace (a failover delays a step a few seconds);
+        more than 0: nobody drives it (its console and the console's pair are gone)."""
+        if self.state != "running":
+            return 0.0
+        return max(0.0, self.late - max(STALL_GRACE, self.dwell))
 
 
 @dataclass

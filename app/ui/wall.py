@@ -36,19 +36,36 @@ CAMERA_MIME = "application/x-sensetwin-camera"
 TAG_STYLE = {
     "running": "background: #1d4f8f; color: #ffffff; font-weight: bold; border-radius: 3px; padding: 1px 5px;",
     "paused": "background: #f0a020; color: #1a1200; font-weight: bold; border-radius: 3px; padding: 1px 5px;",
+    "stalled": "background: #c0262d; color: #ffffff; font-weight: bold; border-radius: 3px; padding: 1px 5px;",
     "ptz": "background: #7a1f24; color: #ffe3e0; font-weight: bold; font-size: 8pt; border-radius: 3px; "
     "padding: 1px 4px;",
 }
 
 
 def tour_badge(t: TourRun) -> str:
-    """TOUR name 3/8: the camera on the panel now (1-based) of the tour's cameras; paused runs say so."""
+    """TOUR name 3/8: the camera on the panel now (1-based) of the tour's cameras; paused and stalled runs say so."""
     n = len(t.steps)
     at = f"{t.step % n + 1}/{n}" if n and t.step >= 0 else f"–/{n}"
+    if t.overdue > 0:  # first, so a narrow panel that cuts the badge still says it
+        return f"⚠ TOUR STALLED {t.name} {at}"
     return (
         ("‖ TOUR " if t.state == "paused" else "▶ TOUR ")
         + f"{t.name} {at}"
         + (" PAUSED" if t.state == "paused" else "")
+    )
+
+
+def tour_style(t: TourRun) -> str:
+    return "stalled" if t.overdue > 0 else t.state if t.state in TAG_STYLE else "running"
+
+
+def tour_tip(t: TourRun) -> str:
+    if t.overdue <= 0:
+        return tour_badge(t)
+    late = round(t.late)
+    return (
+        f"Tour {t.name}: no step for {late} s (dwell {t.dwell:g} s). The console that runs it ({t.owner or '?'}) "
+        "and its pair are not driving it: stop it from this panel's menu, or start it again at a console."
     )
 
 
@@ -83,10 +100,11 @@ class PanelWidget(PictureView):
         assert isinstance(lay, QBoxLayout)
         lay.insertLayout(1, tags)  # under the title and badge row
 
-    def set_tag(self, tag: QLabel, text: str, style: str) -> None:
+    def set_tag(self, tag: QLabel, text: str, style: str, tip: str = "") -> None:
         if tag.text() != text:
             tag.setText(text)
-            tag.setToolTip(text)
+        if tag.toolTip() != (tip or text):
+            tag.setToolTip(tip or text)
         if text and tag.styleSheet() != TAG_STYLE[style]:
             tag.setStyleSheet(TAG_STYLE[style])
         tag.setVisible(bool(text))
@@ -204,7 +222,10 @@ class MonitorWidget(QWidget):
     def show_tags(self) -> None:
         for pid, w in self.area.panels.items():
             run = self.wall.runs.get((self.divaid, self.layoutid, pid))
-            w.set_tag(w.tour_tag, tour_badge(run) if run else "", run.state if run else "running")
+            if run is None:
+                w.set_tag(w.tour_tag, "", "running")
+            else:
+                w.set_tag(w.tour_tag, tour_badge(run), tour_style(run), tour_tip(run))
             w.set_tag(w.ptz_tag, self.wall.ptz_holders.get(w.camera_key, ""), "ptz")
 
     def _wire(self, pid: str, w: PanelWidget) -> None:

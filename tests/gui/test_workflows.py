@@ -5,6 +5,7 @@ the pad. Screenshots of each go to docs/ (console-alarms.png, console-tour.png, 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -251,6 +252,35 @@ def test_a_tour_started_from_the_panel_menu_advances_on_the_wall(
     next(a for a in menu.actions() if a.data() == "stop").trigger()
     qtbot.waitUntil(lambda: not panel.tour_tag.isVisible(), timeout=5000)
     assert all(t.state == "stopped" for t in window.ops.state.tours)
+
+
+def test_a_tour_whose_console_is_gone_shows_stalled_on_its_panel(
+    window: MainWindow, demo: Topology, qtbot: Any
+) -> None:
+    """A console that started a tour and died leaves it 'running' in the managers with nobody stepping it: every
+    console shows STALLED on the panel (red) and says so once in the command log."""
+    mon, pid, panel = _panel(window, "101")
+    wall = {"divaid": mon.divaid, "layoutid": mon.layoutid, "panelid": pid}
+    pm = demo.parts["primary manager"].url
+    tour = {"run": "ws9-gone-t1", "name": "Night round", "owner": "ws9", "dwell": "2", "cameras": "113,116"}
+    assert command(pm, "startTour", uid="ws9-start-t1", station="ws9", **wall, **tour).ok
+    qtbot.waitUntil(lambda: "TOUR Night round" in panel.tour_tag.text(), timeout=5000)
+    assert "STALLED" not in panel.tour_tag.text()
+    qtbot.waitUntil(
+        lambda: panel.tour_tag.text().startswith("⚠ TOUR STALLED Night round"), timeout=20000
+    )  # 10 s grace after it was due
+    assert "#c0262d" in panel.tour_tag.styleSheet() and "ws9" in panel.tour_tag.toolTip()
+    assert "Stop it from this panel's menu".lower() in panel.tour_tag.toolTip().lower()
+    log = window.command_log
+    notes = [log.item(r, 6).text() for r in range(log.rowCount()) if log.item(r, 1).text() == "⟳ tour"]
+    stalled = [n for n in notes if "stalled" in n]
+    assert len(stalled) == 1 and re.fullmatch(
+        r"tour Night round stalled: no step for 1\d s \(ws9 is not stepping it\)", stalled[0]
+    )
+    _shot(window, qtbot, "console-tour-stalled.png")
+    menu = window.wall.panel_menu(mon.divaid, mon.layoutid, pid)
+    next(a for a in menu.actions() if a.data() == "stop").trigger()  # any console may stop it
+    qtbot.waitUntil(lambda: not panel.tour_tag.isVisible(), timeout=5000)
 
 
 def test_the_tour_editor_shows_what_is_wrong_and_never_saves_an_invalid_tour(qtbot: Any, tmp_path: Path) -> None:

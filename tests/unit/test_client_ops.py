@@ -742,3 +742,29 @@ def test_the_two_consoles_of_a_pair_steer_a_dome_as_one() -> None:
     assert ops.holder("1", "101") is None  # our pair's: free for us
     ops.state.ptz[("1", "101")] = PtzControl("1", "101", "desk9", 5, 12, "")
     assert ops.holder("1", "101") is not None
+
+
+@synchronously
+async def test_a_tour_nobody_steps_is_told_stalled_once_and_again_when_it_steps() -> None:
+    """A run whose console (and its pair) is gone stays 'running' in the managers; the console says it stalled."""
+    fake = FakeClient()
+    ops = make_ops(fake, station="ws2", owner="ws2")  # not the owner: it only watches the tour of ws1
+    lines: list[str] = []
+    ops.subscribe(lambda _state, new: lines.extend(new))
+    fake.answers["getTours"] = lambda: tours_answer(tour_xml(step=1, due=-3))  # late, within the grace
+    await ops.poll()
+    assert ops.state.tours[0].overdue == 0 and not [x for x in lines if "stalled" in x]
+    fake.answers["getTours"] = lambda: tours_answer(tour_xml(step=1, due=-16))  # dwell 5 s, 16 s late
+    await ops.poll()
+    await ops.poll()
+    assert ops.state.tours[0].overdue == pytest.approx(6)
+    assert [x for x in lines if "stalled" in x] == [
+        "tour Gate round stalled: no step for 16 s (ws1 is not stepping it)"
+    ]
+    fake.answers["getTours"] = lambda: tours_answer(tour_xml(step=2, due=5))
+    await ops.poll()
+    assert "tour Gate round steps again" in lines
+    fake.answers["getTours"] = lambda: tours_answer(tour_xml(step=2, due=-60, state="paused"))
+    await ops.poll()
+    assert ops.state.tours[0].overdue == 0  # a paused tour is not stalled
+    assert fake.acts == []
