@@ -233,7 +233,7 @@ class OpsClient:
             self._alarms_known = True
             self._settle_reactions(new.alarms)
         self.state = new
-        if lines or new.error != old.error:
+        if lines or new.error != old.error or first:  # the first state, even a quiet one: "waiting" ends
             self._emit(new, bounded(lines))
         self._apply_reactions(new.alarms)
         self._drive_tours(new.tours)

@@ -84,7 +84,8 @@ async def _screenshot(win: MainWindow, path: Path) -> None:
     deadline = loop.time() + 30
     while loop.time() < deadline:
         v = win.client.view
-        if v.executing_manager and v.active_server and win.wall.monitors and win.site.cameras:
+        shared = win.ops.state.updated > 0  # the alarms, tours and domes read once
+        if v.executing_manager and v.active_server and win.wall.monitors and win.site.cameras and shared:
             break
         await asyncio.sleep(0.1)
     while loop.time() < deadline and not _pictures_shown(win):  # noqa: ASYNC110 - polled, no event to wait on

@@ -768,3 +768,17 @@ async def test_a_tour_nobody_steps_is_told_stalled_once_and_again_when_it_steps(
     await ops.poll()
     assert ops.state.tours[0].overdue == 0  # a paused tour is not stalled
     assert fake.acts == []
+
+
+@synchronously
+async def test_a_quiet_first_poll_is_told_once_so_the_console_stops_waiting() -> None:
+    """No alarms, no tours, no domes held: the listeners still get the first state (the strip's ALARMS tile showed
+    'waiting for the managers' until the first alarm), and nothing more while nothing changes."""
+    fake = FakeClient()
+    ops = make_ops(fake)
+    told: list[tuple[Any, list[str]]] = []
+    ops.subscribe(lambda state, lines: told.append((state, lines)))
+    await ops.poll()
+    assert len(told) == 1 and told[0][1] == [] and told[0][0].updated > 0 and told[0][0].error == ""
+    await ops.poll()
+    assert len(told) == 1
