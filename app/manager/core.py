@@ -69,6 +69,7 @@ class Pending:
     at: float  # loop time of the first copy's arrival
     deadline: float  # loop time after which it is never sent
     unsure: bool = False  # a claim of ours whose outcome etcd did not tell
+    source: str = ""  # who sent the first copy (its token's name, else its address): the PTZ priority limit
 
 
 @dataclass
@@ -218,7 +219,7 @@ class Manager:
             # Only a uid new to this manager counts: copies of one action (retries, the peer console) are free.
             self._check_rate(f"station {req.uid.rsplit('-', 2)[0][:40]!r} ({source or 'unknown'})")
             now = loop.time()
-            p = Pending(req, cmd, params, loop.create_future(), now, now + self.s.hold_timeout)
+            p = Pending(req, cmd, params, loop.create_future(), now, now + self.s.hold_timeout, source=source)
             self.pending[req.uid] = p
             self._spawn(self._handle(req.uid, p), f"action-{req.uid}")
         else:
@@ -449,7 +450,7 @@ class Manager:
                 try:
                     sends += 1
                     if self.ops.handles(p.cmd, p.req):
-                        body = await self.ops.execute(p.req, p.cmd, uid, p.deadline)
+                        body = await self.ops.execute(p.req, p.cmd, uid, p.deadline, p.source)
                     else:
                         body = await self.servers.execute(query, p.deadline)
                     code = parse_result(body).errorcode

@@ -230,14 +230,14 @@ class Ops:
         except SenseError as exc:
             return error_xml(exc)
 
-    async def execute(self, req: CommandRequest, cmd: Command, uid: str, deadline: float) -> bytes:
+    async def execute(self, req: CommandRequest, cmd: Command, uid: str, deadline: float, source: str = "") -> bytes:
         """Execute one of our actions under `uid`. Raises NotSent / MaybeSent as ServerFollower.execute does
         (for the etcd write, the tour step's camera switch, the forwarded PTZ move): the manager's in-doubt
         handling stays the same."""
         name = cmd.name.lower()
         try:
             if name in PTZ_MOVES | PTZ_PRESETS:
-                return await self.ptz.move(req, cmd, uid, deadline)
+                return await self.ptz.move(req, cmd, uid, deadline, source)
             values = validate(cmd, req.params)
             station = str(values.get("station") or "unknown station")[:80]
             if name in ("acknowledgealarm", "closealarm"):

@@ -29,7 +29,7 @@ class PtzControl:
         self.ops = ops
         self._lease: tuple[float, int] = (float("-inf"), 0)
 
-    async def move(self, req: CommandRequest, cmd: Command, uid: str, deadline: float) -> bytes:
+    async def move(self, req: CommandRequest, cmd: Command, uid: str, deadline: float, source: str = "") -> bytes:
         values = validate(cmd, req.params)  # the catalogue's checks of console and priority (and the rest)
         params = {k: v for k, v in req.params.items() if k not in ("console", "priority")}
         # holdPosition and setPosition are not in the catalogue: their console and camera come from the request.
@@ -47,13 +47,17 @@ class PtzControl:
                 values.get("cameraid") or values.get("deviceid") or raw.get("cameraid") or raw.get("deviceid") or ""
             )
             serverid = str(values.get("serverid") or self.ops.alarms.lists.serverid_of(camera) or "0")
+            priority, limit = int(str(priority)), self.ops.s.ptz_priority_max.get(source)
+            capped = limit is not None and priority > limit
+            if capped and limit is not None:
+                priority = limit
             try:
-                await self._take(console, int(str(priority)), serverid, camera)
+                await self._take(console, priority, serverid, camera, source if capped else "")
             except MaybeSent as exc:  # the control key's write is in doubt; the move itself certainly was not sent
                 raise NotSent.of(ResultCode.COORDINATION_UNAVAILABLE, exc.description) from None
         return await self.ops.m.servers.execute(encode(req.command, params, uid), deadline)
 
-    async def _take(self, console: str, priority: int, serverid: str, camera: str) -> None:
+    async def _take(self, console: str, priority: int, serverid: str, camera: str, capped_by: str = "") -> None:
         hold = self.ops.s.ptz_hold
         lease = await self.ops.granted(self._hold_lease())
         taken: list[str] = []
@@ -64,7 +68,10 @@ class PtzControl:
             held = cur is not None and holder != console and now - float(cur.get("at", 0)) < hold
             if held and cur is not None and priority <= int(cur.get("priority", 0)):
                 left = math.ceil(float(cur.get("at", 0)) + hold - now)
-                raise refuse(ResultCode.PTZ_IN_USE, f"camera {camera} is in use by {holder} ({left} s left)")
+                why = f"camera {camera} is in use by {holder} ({left} s left)"
+                if capped_by:
+                    why += f"; token {capped_by} may steer with priority {priority} at most (ptz_priority_max)"
+                raise refuse(ResultCode.PTZ_IN_USE, why)
             tookfrom = holder if held else (str(cur.get("tookfrom", "")) if cur and holder == console else "")
             if held:
                 taken.append(holder)

@@ -142,6 +142,9 @@ class ManagerSettings:
     # Shared operator workflows (docs/workflows-protocol.md): alarm rules ([[alarms]] tables), PTZ control, floods.
     alarms: list[dict[str, Any]] = field(default_factory=list)
     ptz_hold: float = DEFAULTS.ptz_hold
+    # token name -> the highest PTZ priority a console presenting that token may steer with (its own setting is cut
+    # down to it); a console whose token is not listed keeps the priority it asks for.
+    ptz_priority_max: dict[str, int] = field(default_factory=dict)
     flood_count: int = DEFAULTS.flood_count
     flood_window: float = DEFAULTS.flood_window
     reaction_window: float = DEFAULTS.reaction_window
@@ -203,6 +206,16 @@ class ManagerSettings:
         self.alarm_rules = parse_alarm_rules(self.alarms)
         if not 1 <= self.ptz_hold <= 300:
             raise ValueError("ptz_hold must be 1 to 300 seconds (a dome stays with the console that moved it last)")
+        if not isinstance(self.ptz_priority_max, dict):
+            raise ValueError("ptz_priority_max is a table of token name = highest priority, e.g. { desk3 = 5 }")
+        for name, top in self.ptz_priority_max.items():
+            if name not in self.tokens:
+                raise ValueError(
+                    f"ptz_priority_max names {name!r}, which is not a token name in [manager.tokens]: the limit "
+                    "goes with the token a console presents"
+                )
+            if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= 10:
+                raise ValueError(f"ptz_priority_max: {name} = {top!r} must be a whole number from 1 to 10")
         if isinstance(self.flood_count, bool) or not isinstance(self.flood_count, int) or self.flood_count < 1:
             raise ValueError("flood_count must be a whole number of alarms, 1 or more (e.g. flood_count = 10)")
         if not 1 <= self.flood_window <= 86400:

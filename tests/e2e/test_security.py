@@ -20,7 +20,7 @@ from app.client.http import HttpLink, NotSent
 from app.demo import Topology, free_port
 from app.demo.topology import Part
 from app.security import TOKEN_HEADER, client_tls
-from app.sense import encode, parse_result, parse_xml
+from app.sense import ResultCode, encode, parse_result, parse_xml
 from tests.helpers import command, journal_counts, manager_field, raw, start_etcd, wait_for, wall_target
 
 TOKENS = {
@@ -39,6 +39,8 @@ def write_config(path: Path, lines: dict[str, Any], tokens: dict[str, str] | Non
             return str(v)
         if isinstance(v, list):
             return "[" + ", ".join(value(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + " }"
         return '"' + str(v).replace("\\", "\\\\") + '"'
 
     text = "[manager]\n" + "".join(f"{k} = {value(v)}\n" for k, v in lines.items())
@@ -75,6 +77,7 @@ def _start_secure(topo: Topology, tmp: Path, **per_role: dict[str, Any]) -> None
             "action_burst": 3,
             "server_user": USER,
             "server_password": PASSWORD,
+            "ptz_priority_max": {"console-2": 3},
             **per_role.get(role, {}),
         }
         cfg = write_config(tmp / f"{role}.toml", lines, TOKENS)
@@ -123,6 +126,32 @@ def test_an_action_with_a_valid_token_goes_to_both_managers_and_executes_once(se
     assert _act(pm, "desk1-0a0a-1", TOKENS["console-1"], **w)[0] == 0
     assert _act(sm, "desk1-0a0a-1", TOKENS["console-1"], **w)[0] == 0
     assert journal_counts(secure.journal).get("desk1-0a0a-1") == 1
+
+
+def test_a_token_limits_the_ptz_priority_its_console_may_steer_with(secure: Topology) -> None:
+    """ptz_priority_max = { console-2 = 3 }: console-2 asking for priority 9 steers with 3, so it cannot take a dome
+    console-1 holds with 5 (it would without the limit), and the refusal says why; console-1 is not limited."""
+    pm, sm = secure.parts["primary manager"].url, secure.parts["secondary manager"].url
+
+    def move(uid: str, token: str, console: str, priority: int) -> tuple[int, str]:
+        q = encode(
+            "setRelativePosition", {"cameraid": "104", "pan": 100, "console": console, "priority": priority}, uid
+        )
+        answers = [
+            parse_result(httpx.get(f"{b}/command?{q}", headers={TOKEN_HEADER: token}, timeout=10).content)
+            for b in (pm, sm)
+        ]
+        return answers[0].errorcode, answers[0].description
+
+    assert move("ptzlim1-a-1", TOKENS["console-1"], "Desk 1", 5)[0] == 0
+    code, why = move("ptzlim2-a-1", TOKENS["console-2"], "Desk 2", 9)
+    assert code == ResultCode.PTZ_IN_USE, why
+    assert "in use by Desk 1" in why and "token console-2 may steer with priority 3 at most" in why
+    assert journal_counts(secure.journal).get("ptzlim2-a-1") is None
+    c = command(pm, "getPtzControl", timeout=5).root.find("ptzcontrols/ptzcontrol")
+    assert c is not None and (c.findtext("console"), c.findtext("priority")) == ("Desk 1", "5")
+    assert move("ptzlim1-a-2", TOKENS["console-1"], "Desk 1", 9)[0] == 0  # console-1 has no limit
+    assert journal_counts(secure.journal).get("ptzlim1-a-2") == 1
 
 
 def test_the_managers_have_no_link_to_each_other_and_follow_each_other_through_etcd(secure: Topology) -> None:
