@@ -64,6 +64,7 @@ class Chaos:
         self.tour_run = ""
         self.events_raised = 0
         self.events_maybe = 0  # event posts without an answer (they may have been raised)
+        self.raised_values: list[str] = []  # the value of each event a sim took (200)
         self.events_refused: list[str] = []
 
     async def start(self) -> None:
@@ -307,6 +308,7 @@ class Chaos:
                 self.events_refused.append(why[:160])
             else:
                 self.events_raised += 1
+                self.raised_values.append(f"chaos {i}")
             i += 1
             for c, con in self.consoles.items():
                 if con.proc.poll() is not None:
@@ -350,6 +352,8 @@ class Chaos:
             motion = [a for a in state if (a.findtext("type") or "").lower() == "motion"]  # ours, not VideoLost
             alarms = len(motion)
             folded = sum(int(a.findtext("count") or 1) for a in motion)
+        logged = self._motion_values_in_server_logs()
+        lost_with_server = 0 if logged is None else sum(1 for v in self.raised_values if v not in logged)
         return {
             "alarm_events_raised": self.events_raised,
             "alarm_events_refused": len(self.events_refused),
@@ -357,7 +361,10 @@ class Chaos:
             "alarm_events_in_alarms": folded,
             "alarm_events_maybe": self.events_maybe,
             "alarms_doubled": max(0, folded - self.events_raised - self.events_maybe),
-            "alarm_events_missing": max(0, self.events_raised - folded),  # raised on a sim, no alarm made of it
+            # Raised on a sim that died before its standby or a manager read it: in no server's log at the end.
+            "alarm_events_lost_with_server": lost_with_server,
+            # Raised on a sim, still in a server's log, and no alarm made of it: the managers lost it.
+            "alarm_events_missing": max(0, self.events_raised - lost_with_server - folded),
             "reactions_executed": len(reactions),
             "reactions_doubled": len(doubled),
             "tour_steps_executed": len(steps),
@@ -367,6 +374,23 @@ class Chaos:
             "tour_steps_not_shown": gaps,
             "_workflow": doubled[:10] + self.events_refused[:3],
         }
+
+    def _motion_values_in_server_logs(self) -> set[str] | None:
+        """The values of the chaos motion events either sim still holds (a restarted sim has its peer's copy); None
+        when neither answers."""
+        found: set[str] | None = None
+        for url in self.server_urls():
+            try:
+                r = self.sync(functools.partial(command, url, "getEvents", startid="1", limit="-10000"))
+            except Exception:  # the other sim then
+                continue
+            if r.ok:
+                found = (found or set()) | {
+                    e.findtext("eventvalue") or ""
+                    for e in r.root.iterfind("events/event")
+                    if e.findtext("eventtype") == "Motion"
+                }
+        return found
 
     def _all_alarms(self) -> list[Any] | None:
         for url in self.manager_urls():

@@ -268,14 +268,16 @@ def workflow_table(runs: list[dict[str, Any]], where: str) -> str:
         f"\nWorkflow load in the same runs ({where}): motion events raised on the active sim every 2–6 s, both "
         "consoles apply each alarm's reaction (one uid per alarm and rule) and acknowledge; console A's pair drives a "
         "2 s tour through every fault. *not shown*: a step whose camera switch failed under a fault; *re-sent*: a "
-        "switch sent again under its own uid to the server that took over.\n\n",
-        "| seed | events raised | alarms made twice | events without alarm | reactions executed / doubled | "
-        "tour steps | repeated | out of order | not shown | re-sent |\n|---|---|---|---|---|---|---|---|---|---|\n",
+        "switch sent again under its own uid to the server that took over; *lost with their server*: events a sim "
+        "took and died with before its standby or a manager read them (in neither sim's log at the end).\n\n",
+        "| seed | events raised | alarms made twice | events without alarm | lost with their server | "
+        "reactions executed / doubled | tour steps | repeated | out of order | not shown | re-sent |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|\n",
     ]
     for c in runs:
         md.append(
             f"| {c['seed']} | {c['alarm_events_raised']} | {c['alarms_doubled']} | "
-            f"{c.get('alarm_events_missing', 0)} | "
+            f"{c.get('alarm_events_missing', 0)} | {c.get('alarm_events_lost_with_server', '–')} | "
             f"{c['reactions_executed']} / {c['reactions_doubled']} | {c['tour_steps_executed']} | "
             f"{c['tour_steps_repeated']} | {c['tour_steps_out_of_order']} | {c['tour_steps_not_shown']} | "
             f"{c.get('tour_steps_resent', 0)} |\n"

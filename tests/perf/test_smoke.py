@@ -38,4 +38,5 @@ def test_chaos_smoke_run_finds_nothing_lost_or_doubled() -> None:
     # The workflow load ran: a tour went on through the faults and alarms were raised and reacted to, once each.
     assert last["tour_steps_executed"] >= 3 and last["alarm_events_raised"] >= 1, proc.stdout[-3000:]
     assert last["reactions_doubled"] == 0 and last["tour_steps_repeated"] == 0, proc.stdout[-3000:]
+    assert 0 <= last["alarm_events_lost_with_server"] <= last["alarm_events_raised"], proc.stdout[-3000:]
     assert proc.returncode == 0, proc.stderr[-3000:]
