@@ -246,11 +246,8 @@ class OpsClient:
             for run, t in stalled.items()
             if run not in self._stalled
         ]
-        lines += [
-            f"tour {name} steps again"
-            for run, name in self._stalled.items()
-            if run not in stalled and any(t.run == run and t.state == "running" for t in tours)
-        ]
+        running = {t.run for t in tours if t.state == "running"}
+        lines += [f"tour {name} steps again" for run, name in self._stalled.items() if run in running - stalled.keys()]
         self._stalled = {run: t.name or run for run, t in stalled.items()}
         return lines
 

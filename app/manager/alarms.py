@@ -4,7 +4,6 @@ against, an event turned into one alarm for both managers, flood groups, acknowl
 from __future__ import annotations
 
 import asyncio
-import calendar
 import hashlib
 import json
 import logging
@@ -17,7 +16,7 @@ from urllib.parse import urlencode
 
 from ..config import DEFAULTS
 from ..sense import ResultCode, SenseError, el, encode, fields, parse_result, result_xml
-from ..sense.events import utc_now
+from ..sense.events import utc_now, utc_seconds
 from ..sense.xml import Element
 from .etcd import EtcdError, b64, cmp_create, op_get, op_put, prefix_end
 from .settings import AlarmRule
@@ -41,14 +40,6 @@ EVENT_FIELDS = ("serverid", "eventid", "eventtype", "eventtime", "deviceid", "ev
 def alarm_id(e: dict[str, str]) -> str:
     """The same for both managers, who follow the same server's events."""
     return hashlib.sha1("|".join(e.get(k, "") for k in EVENT_FIELDS).encode("utf-8")).hexdigest()[:16]
-
-
-def utc_seconds(utc: object) -> float | None:
-    """A Sense time ('YYYY-MM-DD HH:MM:SS', UTC) as seconds since the epoch; None when it is not one."""
-    try:
-        return float(calendar.timegm(time.strptime(str(utc), "%Y-%m-%d %H:%M:%S")))
-    except ValueError:
-        return None
 
 
 @dataclass

@@ -19,7 +19,8 @@ from collections.abc import Callable
 from xml.etree.ElementTree import Element
 
 from ..sense import fields
-from .alarms import EVENT_FIELDS, alarm_id, utc_seconds
+from ..sense.events import utc_seconds, utc_text
+from .alarms import EVENT_FIELDS, alarm_id
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +28,6 @@ REPLAY_MARGIN = 120.0  # seconds read again before the last good poll (or the st
 REPLAY_LIMIT = 500  # the last events a server is asked for when the manager starts following it
 RECENT = 4096  # events forwarded lately, remembered so a read-again forwards none twice
 FIELDS = (*EVENT_FIELDS, "eventdescription", "divaid", "serverdescription", "devicedescription")
-
-
-def _utc(seconds: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds))
 
 
 class EventFollower:
@@ -88,7 +85,7 @@ class EventFollower:
             log.info(
                 "following the events of %s from %s UTC: %d not forwarded before",
                 url,
-                _utc(cutoff),
+                utc_text(cutoff),
                 len(out),
             )
         self.last = newest

@@ -47,12 +47,12 @@ class PtzControl:
                 values.get("cameraid") or values.get("deviceid") or raw.get("cameraid") or raw.get("deviceid") or ""
             )
             serverid = str(values.get("serverid") or self.ops.alarms.lists.serverid_of(camera) or "0")
-            priority, limit = int(str(priority)), self.ops.s.ptz_priority_max.get(source)
-            capped = limit is not None and priority > limit
-            if capped and limit is not None:
-                priority = limit
+            priority, capped_by = int(str(priority)), ""
+            limit = self.ops.s.ptz_priority_max.get(source)
+            if limit is not None and priority > limit:
+                priority, capped_by = limit, source
             try:
-                await self._take(console, priority, serverid, camera, source if capped else "")
+                await self._take(console, priority, serverid, camera, capped_by)
             except MaybeSent as exc:  # the control key's write is in doubt; the move itself certainly was not sent
                 raise NotSent.of(ResultCode.COORDINATION_UNAVAILABLE, exc.description) from None
         return await self.ops.m.servers.execute(encode(req.command, params, uid), deadline)

@@ -5,7 +5,9 @@ The simulator keeps its events here, and a manager keeps its merged events (its 
 from __future__ import annotations
 
 import asyncio
+import calendar
 import datetime as dt
+import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -13,9 +15,24 @@ from typing import Any
 
 from .xml import Element, el, fields
 
+SENSE_UTC = "%Y-%m-%d %H:%M:%S"  # how Sense writes a UTC time (eventtime, streamed events)
+
 
 def utc_now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return dt.datetime.now(dt.UTC).strftime(SENSE_UTC)
+
+
+def utc_text(seconds: float) -> str:
+    """Seconds since the epoch as a Sense UTC time."""
+    return time.strftime(SENSE_UTC, time.gmtime(seconds))
+
+
+def utc_seconds(utc: object) -> float | None:
+    """A Sense UTC time as seconds since the epoch; None when it is not one."""
+    try:
+        return float(calendar.timegm(time.strptime(str(utc), SENSE_UTC)))
+    except ValueError:
+        return None
 
 
 @dataclass

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from ..sense import ResultCode, SenseError
-from ..sense.events import EventLog
+from ..sense.events import EventLog, utc_text
 from .dome import Dome
 from .playback import Mode, Playback
 from .site import Camera, Layout, Site
@@ -251,7 +251,7 @@ class World:
         now = time.time()
         for pb in self._each_playback(divaid):
             pb.seek(t, now)
-        self._changed("PlaybackTimeSet", "playback time set", _utc(t), divaid=divaid or "-1")
+        self._changed("PlaybackTimeSet", "playback time set", utc_text(t), divaid=divaid or "-1")
 
     def set_playback_speed(self, divaid: str | None, speed: float) -> None:
         now = time.time()
@@ -334,7 +334,3 @@ class World:
 
 def _pos_text(pos: dict[str, int]) -> str:
     return ",".join(f"{k}={v}" for k, v in pos.items())
-
-
-def _utc(t: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t))
