@@ -62,7 +62,6 @@ class Chaos:
         self.dead: set[str] = set()  # tags whose console died before it answered
         self.workflows = True
         self.tour_run = ""
-        self.events_raised = 0
         self.events_maybe = 0  # event posts without an answer (they may have been raised)
         self.raised_values: list[str] = []  # the value of each event a sim took (200)
         self.events_refused: list[str] = []
@@ -307,7 +306,6 @@ class Chaos:
             if why:
                 self.events_refused.append(why[:160])
             else:
-                self.events_raised += 1
                 self.raised_values.append(f"chaos {i}")
             i += 1
             for c, con in self.consoles.items():
@@ -354,17 +352,18 @@ class Chaos:
             folded = sum(int(a.findtext("count") or 1) for a in motion)
         logged = self._motion_values_in_server_logs()
         lost_with_server = 0 if logged is None else sum(1 for v in self.raised_values if v not in logged)
+        raised = len(self.raised_values)
         return {
-            "alarm_events_raised": self.events_raised,
+            "alarm_events_raised": raised,
             "alarm_events_refused": len(self.events_refused),
             "alarms": alarms,
             "alarm_events_in_alarms": folded,
             "alarm_events_maybe": self.events_maybe,
-            "alarms_doubled": max(0, folded - self.events_raised - self.events_maybe),
+            "alarms_doubled": max(0, folded - raised - self.events_maybe),
             # Raised on a sim that died before its standby or a manager read it: in no server's log at the end.
             "alarm_events_lost_with_server": lost_with_server,
             # Raised on a sim, still in a server's log, and no alarm made of it: the managers lost it.
-            "alarm_events_missing": max(0, self.events_raised - lost_with_server - folded),
+            "alarm_events_missing": max(0, raised - lost_with_server - folded),
             "reactions_executed": len(reactions),
             "reactions_doubled": len(doubled),
             "tour_steps_executed": len(steps),
