@@ -134,6 +134,11 @@ class MainWindow(QMainWindow):
         self.bridge.changed.connect(self._on_change)
         self.bridge.outcome.connect(self.command_log.record)
         self.bridge.eventArrived.connect(self._on_event)
+        # The watch tells of changes only: what it learnt before this window subscribed (a console whose peer link
+        # or first answers came before the window was built) is shown now, not at the next change.
+        self._on_view(client.view.snapshot())
+        for c in client.watch.changes:
+            self.system_log.insertItem(0, f"{c.at}  {c.text}")
         self.wall.cameraDropped.connect(self.drop_camera)
         self.wall.layoutPicked.connect(
             lambda d, m, lid: self.spawn(self.act_on_wall("selectLayout", divaid=d, monitorindex=m, layoutid=lid))

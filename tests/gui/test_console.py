@@ -183,3 +183,41 @@ def test_losing_two_etcd_members_shows_no_quorum_and_nothing_executes_until_they
     _drop(panel, _camera(window, "Canteen"))
     qtbot.waitUntil(lambda: mon.area.panels[pid].camera.text() == "Canteen", timeout=10000)
     assert list(journal_counts(demo.journal).values()) == [1] and len(warnings) == 1
+
+
+def test_a_window_built_after_the_first_answers_shows_them_at_once(demo: Topology, run_async: Any, qtbot: Any) -> None:
+    """The watch tells of changes only; a window built after the client learnt the system (a console that waited
+    on its peer link, a slow start) shows what is known, not "? unknown" until the next change."""
+    from app.client import RedundantClient
+    from app.ui.app import client_settings
+
+    urls = {k: p.url for k, p in demo.parts.items()}
+    s = ConsoleSettings(
+        station="Late desk",
+        managers=[urls["primary manager"], urls["secondary manager"]],
+        servers=[urls["primary server"], urls["secondary server"]],
+    )
+    client = RedundantClient(client_settings(s))
+    run_async(client.start())
+    v = client.view
+    qtbot.waitUntil(
+        lambda: (
+            v.executing_manager is not None
+            and all(x.state != "unknown" for x in v.servers.values())
+            and v.managers["secondary"].reachable
+        ),
+        timeout=20_000,
+    )
+    win = MainWindow(client, s.station, demo)
+    qtbot.addWidget(win)
+    try:
+        shown = {name: t.state.text() for name, t in win.strip.tiles.items()}  # before any event is processed
+        assert shown["primary server"] == "● ACTIVE" and shown["secondary server"] == "◐ STANDBY", shown
+        assert shown["primary manager"] == "● EXECUTING", shown
+        assert win.strip.banner.text() != "Connecting…"
+        logged = [win.system_log.item(i).text() for i in range(win.system_log.count())]
+        assert any("primary server is active" in t for t in logged), logged
+    finally:
+        win.close()
+        run_async(win.shutdown())
+        run_async(client.close())
