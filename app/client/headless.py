@@ -39,8 +39,6 @@ async def run(settings: ClientSettings) -> int:
     ops = OpsClient(
         client, settings.station, settings.pair.name if settings.pair else settings.station, settings.ptz_priority
     )
-    await client.start()
-    await ops.start()
     last_error = ""
 
     def on_ops(state: OpsState, lines: list[str]) -> None:
@@ -66,6 +64,9 @@ async def run(settings: ClientSettings) -> int:
             _out({"late": o.as_dict()})
 
     client.subscribe_outcomes(on_outcome)
+    # subscribed before starting: the changes of the first answers are printed too
+    await client.start()
+    await ops.start()
     _out({"ready": {"peer_port": client.pair.port if client.pair else 0, "station": settings.station}})
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
