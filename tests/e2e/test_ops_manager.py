@@ -367,9 +367,11 @@ def test_a_bad_tour_definition_is_refused(ops: Topology) -> None:
 # -- PTZ control -------------------------------------------------------------------------------------------------
 
 
-def _ptz(base: str, uid: str, console: str, priority: int, name: str = "setRelativePosition", **p: Any) -> Any:
+def _ptz(
+    base: str, uid: str, console: str, priority: int, name: str = "setRelativePosition", timeout: float = 5, **p: Any
+) -> Any:
     params = {"pan": 100} if name == "setRelativePosition" else p
-    return command(base, name, uid=uid, cameraid="104", console=console, priority=priority, **params)
+    return command(base, name, uid=uid, timeout=timeout, cameraid="104", console=console, priority=priority, **params)
 
 
 def test_ptz_control_goes_to_the_console_that_moves_and_a_higher_priority_takes_it(ops: Topology) -> None:
@@ -403,6 +405,47 @@ def test_ptz_control_goes_to_the_console_that_moves_and_a_higher_priority_takes_
     wait_for(lambda: len(events_of(sm, "PtzControlTaken")) == 1, 5, "PtzControlTaken logged")
     text = events_of(sm, "PtzControlTaken")[0]["eventdescription"]
     assert text == "Desk B (priority 7) took camera 3391524942993096056/104 from Desk A"
+
+
+HOLD = 8  # ptz_hold of the failover test: long enough for the secondary to take over within it
+
+
+@pytest.fixture
+def short_hold(tmp_path: Path) -> Iterator[Topology]:
+    with Topology.create(tmp_path, action_rate=0, alarms=f"ptz_hold = {HOLD}\n" + DEMO_ALARMS) as topo:
+        topo.start_system()
+        yield topo
+
+
+def test_ptz_control_survives_a_manager_failover_and_frees_itself_when_its_console_is_gone(
+    short_hold: Topology,
+) -> None:
+    """The control is a key on an etcd lease: the secondary that takes over after the primary manager is killed
+    refuses another console of equal priority with the key the primary wrote; when the holding console is gone
+    (no move for ptz_hold), the dome is free without anybody releasing it."""
+    pm, sm, _ = _urls(short_hold)
+    assert _ptz(pm, "a-1", "Desk A", 5).ok
+    moved = time.monotonic()
+    short_hold.parts["primary manager"].kill()
+    refused = _ptz(sm, "b-1", "Desk B", 5, timeout=HOLD / 2)
+    assert time.monotonic() - moved < HOLD, "the secondary took over within the hold"  # else the test proves nothing
+    assert refused.errorcode == ResultCode.PTZ_IN_USE and "in use by Desk A" in refused.message(), refused.message()
+    tries = iter(range(2, 100))
+    free: list[float] = []
+
+    def b_steers() -> bool:
+        r = _ptz(sm, f"b-{next(tries)}", "Desk B", 5)
+        if r.ok:
+            free.append(time.monotonic() - moved)
+            return True
+        assert r.errorcode == ResultCode.PTZ_IN_USE, r.message()
+        return False
+
+    wait_for(b_steers, HOLD + 5, "Desk B steering once Desk A's control has run out")
+    assert free[0] >= HOLD - 1, f"free after {free[0]:.1f} s, before the {HOLD} s hold ran out"
+    counts = journal_counts(short_hold.journal)
+    steered = [u for u in counts if u.startswith("b-")]
+    assert counts.get("a-1") == 1 and len(steered) == 1 and counts[steered[0]] == 1, counts
 
 
 def test_a_full_stop_always_passes_and_takes_no_control(ops: Topology) -> None:
