@@ -62,9 +62,11 @@ def console_window(
     ready: Callable[[MainWindow], bool],
     timeout: float = 20,
     settings_file: Path | None = None,
+    before: Callable[[RedundantClient], None] | None = None,
     **settings: Any,
 ) -> Iterator[MainWindow]:
-    """The real console on `topo`'s managers and servers, shown, once `ready(window)`; closed after."""
+    """The real console on `topo`'s managers and servers, shown, once `ready(window)`; closed after. `before(client)`
+    runs between the client's start and the window's construction."""
     urls = {k: p.url for k, p in topo.parts.items()}
     s = ConsoleSettings(
         station="Test desk",
@@ -74,6 +76,8 @@ def console_window(
     )
     client = RedundantClient(client_settings(s))
     run_async(client.start())
+    if before is not None:
+        before(client)
     extra = {"settings": s, "settings_file": settings_file} if settings_file else {}
     win = MainWindow(client, s.station, topo, **extra)
     qtbot.addWidget(win)

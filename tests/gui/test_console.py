@@ -189,35 +189,30 @@ def test_a_window_built_after_the_first_answers_shows_them_at_once(demo: Topolog
     """The watch tells of changes only; a window built after the client learnt the system (a console that waited
     on its peer link, a slow start) shows what is known, not "? unknown" until the next change."""
     from app.client import RedundantClient
-    from app.ui.app import client_settings
+    from tests.gui.conftest import console_window
 
-    urls = {k: p.url for k, p in demo.parts.items()}
-    s = ConsoleSettings(
-        station="Late desk",
-        managers=[urls["primary manager"], urls["secondary manager"]],
-        servers=[urls["primary server"], urls["secondary server"]],
-    )
-    client = RedundantClient(client_settings(s))
-    run_async(client.start())
-    v = client.view
-    qtbot.waitUntil(
-        lambda: (
-            v.executing_manager is not None
-            and all(x.state != "unknown" for x in v.servers.values())
-            and v.managers["secondary"].reachable
-        ),
-        timeout=20_000,
-    )
-    win = MainWindow(client, s.station, demo)
-    qtbot.addWidget(win)
-    try:
-        shown = {name: t.state.text() for name, t in win.strip.tiles.items()}  # before any event is processed
+    def known(client: RedundantClient) -> None:
+        v = client.view
+        qtbot.waitUntil(
+            lambda: (
+                v.executing_manager is not None
+                and all(x.state != "unknown" for x in v.servers.values())
+                and v.managers["secondary"].reachable
+            ),
+            timeout=20_000,
+        )
+
+    first: list[tuple[dict[str, str], str, list[str]]] = []
+
+    def seen(win: MainWindow) -> bool:  # waitUntil asks at once, before any event is processed
+        if not first:
+            logged = [win.system_log.item(i).text() for i in range(win.system_log.count())]
+            first.append(({n: t.state.text() for n, t in win.strip.tiles.items()}, win.strip.banner.text(), logged))
+        return True
+
+    for _win in console_window(demo, run_async, qtbot, seen, before=known):
+        shown, banner, logged = first[0]
         assert shown["primary server"] == "● ACTIVE" and shown["secondary server"] == "◐ STANDBY", shown
         assert shown["primary manager"] == "● EXECUTING", shown
-        assert win.strip.banner.text() != "Connecting…"
-        logged = [win.system_log.item(i).text() for i in range(win.system_log.count())]
+        assert banner != "Connecting…"
         assert any("primary server is active" in t for t in logged), logged
-    finally:
-        win.close()
-        run_async(win.shutdown())
-        run_async(client.close())
