@@ -86,6 +86,11 @@ class RedundantClient:
     def view(self) -> SystemView:
         return self.watch.view
 
+    @property
+    def changes(self) -> list[Change]:
+        """The last changes the watch saw, oldest first."""
+        return self.watch.changes
+
     def subscribe(self, listener: Callable[[SystemView, list[Change]], None]) -> None:
         self.watch.subscribe(listener)
 

@@ -137,8 +137,8 @@ class MainWindow(QMainWindow):
         # The watch tells of changes only: what it learnt before this window subscribed (a console whose peer link
         # or first answers came before the window was built) is shown now, not at the next change.
         self._on_view(client.view.snapshot())
-        for c in client.watch.changes:
-            self.system_log.insertItem(0, f"{c.at}  {c.text}")
+        for c in client.changes:
+            self._log_change(c)
         self.wall.cameraDropped.connect(self.drop_camera)
         self.wall.layoutPicked.connect(
             lambda d, m, lid: self.spawn(self.act_on_wall("selectLayout", divaid=d, monitorindex=m, layoutid=lid))
@@ -432,8 +432,11 @@ class MainWindow(QMainWindow):
         self.strip.show_view(view)
         self.statusBar().showMessage(view.summary())
 
-    def _on_change(self, c: Change) -> None:
+    def _log_change(self, c: Change) -> None:
         self.system_log.insertItem(0, f"{c.at}  {c.text}")
+
+    def _on_change(self, c: Change) -> None:
+        self._log_change(c)
         if "is active" in c.text and "server" in c.part:
             self._refresh_timer.start(150)
 

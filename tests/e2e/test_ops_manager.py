@@ -388,6 +388,12 @@ def _ptz(
     return command(base, name, uid=uid, timeout=timeout, cameraid="104", console=console, priority=priority, **params)
 
 
+def control(base: str) -> dict[str, str]:
+    """The first PTZ control getPtzControl lists (the tests steer one dome), {} when none."""
+    c = command(base, "getPtzControl").root.find("ptzcontrols/ptzcontrol")
+    return {} if c is None else {x.tag: (x.text or "") for x in c}
+
+
 def test_ptz_control_goes_to_the_console_that_moves_and_a_higher_priority_takes_it(ops: Topology) -> None:
     pm, sm, _ = _urls(ops)
     assert _ptz(pm, "a-1", "Desk A", 5).ok
@@ -400,10 +406,6 @@ def test_ptz_control_goes_to_the_console_that_moves_and_a_higher_priority_takes_
     assert "b-1" not in journal_counts(ops.journal)
     taken = _ptz(sm, "b-2", "Desk B", 7)
     assert taken.ok, taken.message()
-
-    def control(base: str) -> dict[str, str]:
-        c = command(base, "getPtzControl").root.find("ptzcontrols/ptzcontrol")
-        return {} if c is None else {x.tag: (x.text or "") for x in c}
 
     for base in (pm, sm):
         wait_for(lambda b=base: control(b).get("console") == "Desk B", 5, f"Desk B in control on {base}")
@@ -446,10 +448,8 @@ def test_ptz_control_survives_a_manager_failover_and_frees_itself_when_its_conso
     assert refused.errorcode == ResultCode.PTZ_IN_USE and "in use by Desk A" in refused.message(), refused.message()
 
     def held_by_a() -> bool:
-        for c in command(sm, "getPtzControl").root.iterfind("ptzcontrols/ptzcontrol"):
-            if c.findtext("cameraid") == "104" and c.findtext("console") == "Desk A":
-                return int(c.findtext("remaining") or 0) > 0
-        return False
+        c = control(sm)
+        return c.get("cameraid") == "104" and c.get("console") == "Desk A" and int(c.get("remaining") or 0) > 0
 
     assert held_by_a(), "the secondary lists Desk A's control, written by the killed primary"
     wait_for(lambda: not held_by_a(), HOLD + 5, "Desk A's control running out")

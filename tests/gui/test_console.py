@@ -211,8 +211,9 @@ def test_a_window_built_after_the_first_answers_shows_them_at_once(demo: Topolog
         return True
 
     for _win in console_window(demo, run_async, qtbot, seen, before=known):
-        shown, banner, logged = first[0]
-        assert shown["primary server"] == "● ACTIVE" and shown["secondary server"] == "◐ STANDBY", shown
-        assert shown["primary manager"] == "● EXECUTING", shown
-        assert banner != "Connecting…"
-        assert any("primary server is active" in t for t in logged), logged
+        pass  # the window is closed and the client too before the checks (console_window has no finally)
+    shown, banner, logged = first[0]
+    assert shown["primary server"] == "● ACTIVE" and shown["secondary server"] == "◐ STANDBY", shown
+    assert shown["primary manager"] == "● EXECUTING", shown
+    assert banner != "Connecting…"
+    assert any("primary server is active" in t for t in logged), logged
